@@ -59,6 +59,11 @@ func TestDecodeRequest(t *testing.T) {
 			}
 		}},
 		{"truncated body", header(19, 2, 1), errMalformed, nil},
+		// A huge tagged-field count in a tiny flexible request: unpatched
+		// kmsg spun ~2^32 loop iterations (~30 s of CPU) before failing;
+		// third_party/kmsg stops at the first failed read.
+		{"huge tag count in body", append(header(60, 0, 1), 0, 0xff, 0xff, 0xff, 0xff, 0x0f), errMalformed, nil},
+		{"huge tag count in header", append(header(60, 0, 1), 0xff, 0xff, 0xff, 0xff, 0x0f), errMalformed, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -358,9 +358,13 @@ type TagReader interface {
 
 // SkipTags skips tags in a TagReader.
 func SkipTags(b TagReader) {
+	// runnel patch: stop once the reader has failed (Span returns nil
+	// only then), instead of spinning through a huge bogus count.
 	for num := b.Uvarint(); num > 0; num-- {
 		_, size := b.Uvarint(), b.Uvarint()
-		b.Span(int(size))
+		if b.Span(int(size)) == nil {
+			return
+		}
 	}
 }
 
@@ -369,7 +373,11 @@ func ReadTags(b TagReader) Tags {
 	var t Tags
 	for num := b.Uvarint(); num > 0; num-- {
 		key, size := b.Uvarint(), b.Uvarint()
-		t.Set(key, b.Span(int(size)))
+		span := b.Span(int(size))
+		if span == nil {
+			return t // runnel patch: the reader failed
+		}
+		t.Set(key, span)
 	}
 	return t
 }
@@ -378,7 +386,7 @@ func ReadTags(b TagReader) Tags {
 // duplicated inner kbin.Reader.
 func internalReadTags(b *kbin.Reader) Tags {
 	var t Tags
-	for num := b.Uvarint(); num > 0; num-- {
+	for num := b.Uvarint(); num > 0 && b.Ok(); num-- { // runnel patch: b.Ok()
 		key, size := b.Uvarint(), b.Uvarint()
 		t.Set(key, b.Span(int(size)))
 	}
