@@ -180,7 +180,16 @@ func StartBroker(ctx context.Context, opts BrokerOptions) (*Broker, error) {
 	cfg.BrokerSettings[settingLogDirs] = dataDir
 	cfg.BrokerSettings[settingListeners] = "PLAINTEXT://" + b.addr
 	b.server = broker.New(cfg, b.topics)
-	go func() { b.serveErr <- b.server.Serve(ln) }()
+	go func() {
+		err := b.server.Serve(ln)
+		b.serveErr <- err
+		if err != nil {
+			// The listener failed for good: shut down rather than
+			// run without accepting clients.
+			logger.Error("broker stopped accepting connections", "err", err)
+			go b.Close()
+		}
+	}()
 	b.stopCtx = context.AfterFunc(ctx, func() { b.Close() })
 	logger.Info("broker started", "addr", b.addr, "data_dir", dataDir, "advertised", net.JoinHostPort(cfg.AdvertisedHost, strconv.Itoa(int(cfg.AdvertisedPort))))
 	return b, nil
