@@ -181,4 +181,3 @@ func TestApiVersions(t *testing.T) {
 		}
 	}
 }
-
