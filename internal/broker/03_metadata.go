@@ -70,7 +70,7 @@ func handleMetadata(_ context.Context, s *Server, kreq kmsg.Request) (kmsg.Respo
 						}
 					}
 					if err == nil {
-						s.logger.Info("auto-created topic", "topic", name, "partitions", s.cfg.NumPartitions)
+						s.logger.Debug("auto-created topic", "topic", name, "partitions", s.cfg.NumPartitions)
 					}
 				}
 				if err != nil {

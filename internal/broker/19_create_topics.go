@@ -72,7 +72,7 @@ func handleCreateTopics(_ context.Context, s *Server, kreq kmsg.Request) (kmsg.R
 		}
 		if t != nil {
 			st.TopicID = t.ID
-			s.logger.Info("created topic", "topic", rt.Topic, "partitions", partitions)
+			s.logger.Debug("created topic", "topic", rt.Topic, "partitions", partitions)
 		}
 		st.NumPartitions, st.ReplicationFactor = partitions, 1
 		if req.Version >= 5 {

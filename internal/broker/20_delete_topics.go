@@ -54,7 +54,7 @@ func handleDeleteTopics(_ context.Context, s *Server, kreq kmsg.Request) (kmsg.R
 			if err = s.topics.Delete(name); err != nil {
 				st.ErrorCode = errorCode(err)
 			} else {
-				s.logger.Info("deleted topic", "topic", name)
+				s.logger.Debug("deleted topic", "topic", name)
 				if s.cfg.OnTopicDeleted != nil {
 					s.cfg.OnTopicDeleted(name)
 				}

@@ -34,7 +34,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		s:      s,
 		nc:     nc,
 		logger: s.logger.With("remote", nc.RemoteAddr().String()),
-		reqs:   make(chan *request, 16),
+		reqs:   make(chan *request, 8),
 		done:   make(chan struct{}),
 	}
 }

@@ -4,6 +4,8 @@ package testutil
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/runnel/runnel/internal/app"
@@ -42,4 +44,28 @@ func StartBroker(t testing.TB, opts ...app.BrokerOption) *app.Broker {
 		}
 	})
 	return b
+}
+
+// WithSettings sets Kafka-named broker settings, e.g.
+// testutil.RunBroker(t, testutil.WithSettings("num.partitions", "3")).
+func WithSettings(kv ...string) app.BrokerOption {
+	return func(o *app.BrokerOptions) {
+		for i := 0; i+1 < len(kv); i += 2 {
+			o.Settings[kv[i]] = kv[i+1]
+		}
+	}
+}
+
+// WithLogger sends the broker's logs to t.Log (at debug level).
+func WithLogger(t testing.TB) app.BrokerOption {
+	return func(o *app.BrokerOptions) {
+		o.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
