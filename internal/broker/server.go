@@ -121,13 +121,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			if closed {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTemporary(err)) {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("accepting connections: %w", err)
 			}
-			return fmt.Errorf("accepting connections: %w", err)
+			// EMFILE, ECONNABORTED and friends: back off and keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.logger.Warn("accepting connection failed; retrying", "err", err, "backoff", delay)
+			time.Sleep(delay)
+			continue
 		}
 		delay = 0
 		c := newConn(s, nc)
@@ -149,18 +150,6 @@ func (s *Server) Serve(ln net.Listener) error {
 		}()
 	}
 }
-
-// errTemporary keeps accept errors such as EMFILE from ending the server.
-func errTemporary(err error) error {
-	type temporary interface{ Temporary() bool }
-	var t temporary
-	if errors.As(err, &t) && t.Temporary() {
-		return err
-	}
-	return errNotTemporary
-}
-
-var errNotTemporary = errors.New("not temporary")
 
 // Close stops accepting, lets every connection finish the request it is
 // handling (long-polling fetches answer at once), closes the connections
