@@ -60,7 +60,7 @@ func WithUnit(u string) Option { return func(b *Bar) { b.unit = u } }
 // New returns a bar writing to w for work of total units (0 when unknown).
 func New(w io.Writer, label string, total int64, opts ...Option) *Bar {
 	b := &Bar{w: w, label: label, total: total, unit: "rec", now: time.Now}
-	b.tty, b.width = isTerminal(w)
+	b.tty, b.width = IsTerminal(w)
 	for _, o := range opts {
 		o(b)
 	}
@@ -74,8 +74,8 @@ func New(w io.Writer, label string, total int64, opts ...Option) *Bar {
 	return b
 }
 
-// isTerminal reports whether w is a terminal and its width in columns.
-func isTerminal(w io.Writer) (bool, int) {
+// IsTerminal reports whether w is a terminal and its width in columns.
+func IsTerminal(w io.Writer) (bool, int) {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false, 0

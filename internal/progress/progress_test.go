@@ -164,7 +164,7 @@ func TestBarRendering(t *testing.T) {
 }
 
 func TestNotATerminal(t *testing.T) {
-	if tty, _ := isTerminal(&bytes.Buffer{}); tty {
+	if tty, _ := IsTerminal(&bytes.Buffer{}); tty {
 		t.Error("a bytes.Buffer was detected as a terminal")
 	}
 	f, err := os.CreateTemp(t.TempDir(), "out")
@@ -172,7 +172,7 @@ func TestNotATerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if tty, _ := isTerminal(f); tty {
+	if tty, _ := IsTerminal(f); tty {
 		t.Error("a regular file was detected as a terminal")
 	}
 }
