@@ -1,0 +1,463 @@
+package commitlog
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"math"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/runnel/runnel/internal/fsutil"
+)
+
+// Log is one partition's log. All methods are safe for concurrent use.
+//
+// Lock order: syncMu, then mu, then ckptMu. maintMu (one Maintain at a
+// time) is taken before all of them.
+type Log struct {
+	dir    string
+	fs     fsutil.FS
+	logger *slog.Logger
+	clock  func() time.Time
+
+	cfg atomic.Pointer[Config]
+
+	maintMu sync.Mutex // serializes Maintain / compaction
+
+	syncMu sync.Mutex   // one fdatasync at a time (group commit leader)
+	synced atomic.Int64 // offsets below are durable
+
+	mu            sync.RWMutex
+	segs          []*segment // guarded by mu; ordered by base; the last is active
+	producers     map[int64]*producerState
+	changed       chan struct{}
+	closed        bool
+	maxTs         int64 // guarded by mu
+	maxTsOff      int64
+	cleanerOffset int64 // guarded by mu
+	unflushedMsgs int64
+	lastFlush     time.Time
+	badTail       int64 // guarded by mu: size to truncate the active segment to before the next write, or -1
+
+	next     atomic.Int64 // log end offset; written with mu held
+	logStart atomic.Int64 // written with mu held
+
+	ckptMu       sync.Mutex // guards writing the checkpoint file
+	lastCkptNext int64      // guarded by ckptMu
+}
+
+// AppendResult describes a successful Append.
+type AppendResult struct {
+	BaseOffset     int64 // offset assigned to the first record
+	LastOffset     int64
+	LogAppendTime  int64 // ms since epoch if LogAppendTime was applied, else -1
+	LogStartOffset int64
+	Duplicate      bool // idempotent retry of an already-appended batch: offsets are the original ones, nothing was written
+}
+
+// batchInfo is a validated batch inside an Append call.
+type batchInfo struct {
+	h          BatchHeader
+	start      int
+	maxTsDelta int32
+}
+
+// Append validates and appends one or more concatenated v2 record batches.
+// It rewrites, in place in batches, only baseOffset and partitionLeaderEpoch
+// (and for LogAppendTime maxTimestamp, the timestamp-type attribute bit and
+// the CRC). durable=true returns after the bytes are fdatasync'ed, sharing
+// one fdatasync among concurrent appenders; durable=false returns after
+// write(2).
+func (l *Log) Append(batches []byte, durable bool) (AppendResult, error) {
+	cfg := l.cfg.Load()
+	infos, err := validateBatches(batches, cfg.MaxMessageBytes)
+	if err != nil {
+		return AppendResult{}, err
+	}
+	res, needSync, err := l.appendLocked(batches, infos, cfg)
+	if err != nil || res.Duplicate {
+		return res, err
+	}
+	if durable || needSync {
+		if err := l.syncTo(res.LastOffset + 1); err != nil {
+			return AppendResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// validateBatches checks every batch before anything is allocated or
+// written: framing, size limit, magic, CRC and record counts.
+func validateBatches(b []byte, maxBytes int32) ([]batchInfo, error) {
+	if len(b) == 0 {
+		return nil, fmt.Errorf("appending: no record batch: %w", ErrCorrupt)
+	}
+	var one [1]batchInfo
+	infos := one[:0]
+	for pos := 0; pos < len(b); {
+		h, err := ParseBatchHeader(b[pos:])
+		if err != nil {
+			return nil, fmt.Errorf("appending batch at byte %d: %w", pos, err)
+		}
+		if h.Size() > int64(maxBytes) {
+			return nil, fmt.Errorf("appending batch of %d bytes, max.message.bytes is %d: %w", h.Size(), maxBytes, ErrTooLarge)
+		}
+		if int64(pos)+h.Size() > int64(len(b)) {
+			return nil, fmt.Errorf("appending batch at byte %d: length %d runs past the %d bytes given: %w", pos, h.Size(), len(b), ErrCorrupt)
+		}
+		d, err := checkForAppend(h, b[pos:pos+int(h.Size())])
+		if err != nil {
+			return nil, fmt.Errorf("appending batch at byte %d: %w", pos, err)
+		}
+		infos = append(infos, batchInfo{h: h, start: pos, maxTsDelta: d})
+		pos += int(h.Size())
+	}
+	return infos, nil
+}
+
+func (l *Log) appendLocked(b []byte, infos []batchInfo, cfg *Config) (AppendResult, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return AppendResult{}, false, ErrClosed
+	}
+	// Idempotence checks, against a scratch copy for multi-batch appends.
+	var scratch map[int64]*producerState
+	for i := range infos {
+		h := infos[i].h
+		if h.ProducerID < 0 {
+			continue
+		}
+		st := l.producers[h.ProducerID]
+		if scratch != nil {
+			if s, ok := scratch[h.ProducerID]; ok {
+				st = s
+			}
+		}
+		dup, err := checkProducer(st, h)
+		if err != nil {
+			return AppendResult{}, false, err
+		}
+		if dup != nil {
+			if len(infos) != 1 {
+				return AppendResult{}, false, fmt.Errorf("appending: batch %d of %d repeats producer %d sequence %d: %w", i, len(infos), h.ProducerID, h.BaseSequence, ErrOutOfOrderSequence)
+			}
+			return AppendResult{BaseOffset: dup.firstOffset, LastOffset: dup.lastOffset, LogAppendTime: -1, LogStartOffset: l.logStart.Load(), Duplicate: true}, false, nil
+		}
+		if len(infos) > 1 {
+			if scratch == nil {
+				scratch = map[int64]*producerState{}
+			}
+			var c *producerState
+			if st != nil {
+				c = st.clone()
+			}
+			m := map[int64]*producerState{}
+			if c != nil {
+				m[h.ProducerID] = c
+			}
+			hh := h
+			hh.BaseOffset = 0
+			applyProducer(m, hh)
+			scratch[h.ProducerID] = m[h.ProducerID]
+		}
+	}
+
+	if l.badTail >= 0 {
+		if err := l.repairTail(); err != nil {
+			return AppendResult{}, false, err
+		}
+	}
+	active := l.segs[len(l.segs)-1]
+	next := l.next.Load()
+	var records int64
+	for _, in := range infos {
+		records += int64(in.h.LastOffsetDelta) + 1
+	}
+	if active.size > 0 && (active.size+int64(len(b)) > cfg.SegmentBytes || next+records-active.base > math.MaxUint32/2 ||
+		active.size+int64(len(b)) > math.MaxUint32) {
+		if err := l.roll(); err != nil {
+			return AppendResult{}, false, err
+		}
+		active = l.segs[len(l.segs)-1]
+	}
+
+	res := AppendResult{BaseOffset: next, LogAppendTime: -1}
+	var now int64 = -1
+	if cfg.logAppendTime() {
+		now = l.clock().UnixMilli()
+		res.LogAppendTime = now
+	}
+	off := next
+	for i := range infos {
+		in := &infos[i]
+		bb := b[in.start : in.start+int(in.h.Size())]
+		binary.BigEndian.PutUint64(bb[offBaseOffset:], uint64(off))
+		binary.BigEndian.PutUint32(bb[offLeaderEpoch:], 0)
+		in.h.BaseOffset, in.h.PartitionLeaderEpoch = off, 0
+		if now >= 0 {
+			attr := uint16(in.h.Attributes) | attrTimestampType
+			binary.BigEndian.PutUint16(bb[offAttributes:], attr)
+			binary.BigEndian.PutUint64(bb[offMaxTimestamp:], uint64(now))
+			binary.BigEndian.PutUint32(bb[offCRC:], crc32.Checksum(bb[offAttributes:], castagnoli))
+			in.h.Attributes, in.h.MaxTimestamp, in.maxTsDelta = int16(attr), now, 0
+		}
+		off = in.h.LastOffset() + 1
+	}
+	res.LastOffset = off - 1
+
+	pos := active.size
+	if n, err := active.file.Write(b); err != nil {
+		if n > 0 {
+			l.badTail = pos
+			_ = l.repairTail()
+		}
+		return AppendResult{}, false, storageErr(fmt.Sprintf("appending %d bytes to segment %s", len(b), filepath.Base(active.path)), err)
+	}
+	interval := cfg.IndexIntervalBytes
+	for _, in := range infos {
+		mto := in.h.BaseOffset + int64(in.maxTsDelta)
+		active.noteBatch(in.h, pos+int64(in.start), mto, interval)
+		if in.h.MaxTimestamp > l.maxTs || l.maxTs < 0 {
+			l.maxTs, l.maxTsOff = in.h.MaxTimestamp, mto
+		}
+		applyProducer(l.producers, in.h)
+	}
+	if active.rollAtMs < 0 {
+		active.rollAtMs = l.clock().UnixMilli()
+	}
+	l.next.Store(off)
+	res.LogStartOffset = l.logStart.Load()
+	l.unflushedMsgs += records
+	needSync := cfg.FlushMessages > 0 && l.unflushedMsgs >= cfg.FlushMessages
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return res, needSync, nil
+}
+
+// repairTail truncates the active segment back to l.badTail after a
+// failed write. Caller holds mu for writing.
+func (l *Log) repairTail() error {
+	active := l.segs[len(l.segs)-1]
+	if err := active.file.Truncate(l.badTail); err != nil {
+		return storageErr("truncating segment "+filepath.Base(active.path)+" after a failed write", err)
+	}
+	if _, err := active.file.Seek(l.badTail, 0); err != nil {
+		return storageErr("seeking segment "+filepath.Base(active.path), err)
+	}
+	l.badTail = -1
+	return nil
+}
+
+// syncTo makes every offset below target durable, sharing the fdatasync
+// with concurrent callers: whoever holds syncMu syncs everything written so
+// far, and the waiters behind it find their offsets already covered.
+func (l *Log) syncTo(target int64) error {
+	if l.synced.Load() >= target {
+		return nil
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.synced.Load() >= target {
+		return nil
+	}
+	return l.syncLocked()
+}
+
+// syncLocked fdatasyncs the active segment. Caller holds syncMu (not mu).
+func (l *Log) syncLocked() error {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	seg := l.segs[len(l.segs)-1]
+	end := l.next.Load()
+	seg.acquire()
+	l.mu.RUnlock()
+	err := seg.file.Datasync()
+	seg.release()
+	if err != nil {
+		return storageErr("syncing segment "+filepath.Base(seg.path), err)
+	}
+	if end > l.synced.Load() {
+		l.synced.Store(end)
+	}
+	l.mu.Lock()
+	l.unflushedMsgs = 0
+	l.lastFlush = l.clock()
+	l.mu.Unlock()
+	return nil
+}
+
+// roll syncs the active segment, writes its index and starts a new one at
+// the log end offset. Caller holds mu for writing.
+func (l *Log) roll() error {
+	active := l.segs[len(l.segs)-1]
+	next := l.next.Load()
+	if active.size == 0 {
+		return nil
+	}
+	if err := active.file.Datasync(); err != nil {
+		return storageErr("syncing segment "+filepath.Base(active.path)+" before rolling", err)
+	}
+	if err := active.flushIndex(false); err != nil {
+		return err
+	}
+	seg, err := openSegmentFile(l.fs, l.dir, next, true)
+	if err != nil {
+		return err
+	}
+	seg.rollAtMs = -1
+	l.segs = append(l.segs, seg)
+	if next > l.synced.Load() {
+		l.synced.Store(next)
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return storageErr("syncing directory after rolling", err)
+	}
+	return l.writeCheckpoint(l.captureCheckpoint())
+}
+
+// captureCheckpoint records the current state. Caller holds mu and has
+// made everything up to the active segment's size durable.
+func (l *Log) captureCheckpoint() *checkpoint {
+	active := l.segs[len(l.segs)-1]
+	c := &checkpoint{
+		segBase: active.base, pos: active.size, next: l.next.Load(),
+		maxTs: l.maxTs, maxTsOff: l.maxTsOff, logStart: l.logStart.Load(),
+		cleanerOffset: l.cleanerOffset, producers: make(map[int64]*producerState, len(l.producers)),
+	}
+	for id, st := range l.producers {
+		c.producers[id] = st.clone()
+	}
+	return c
+}
+
+// writeCheckpoint writes c unless a newer checkpoint was already written.
+// Caller may hold mu; takes ckptMu.
+func (l *Log) writeCheckpoint(c *checkpoint) error {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	if c.next < l.lastCkptNext {
+		return nil
+	}
+	if err := writeCheckpointFile(l.fs, l.dir, c); err != nil {
+		return err
+	}
+	l.lastCkptNext = c.next
+	return nil
+}
+
+// Flush fsyncs everything written so far and records a recovery checkpoint.
+func (l *Log) Flush() error {
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	return l.flushLocked()
+}
+
+// flushLocked syncs data and index files and writes the checkpoint.
+// Caller holds syncMu.
+func (l *Log) flushLocked() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	active := l.segs[len(l.segs)-1]
+	if err := active.file.Datasync(); err != nil {
+		return storageErr("syncing segment "+filepath.Base(active.path), err)
+	}
+	if n := l.next.Load(); n > l.synced.Load() {
+		l.synced.Store(n)
+	}
+	l.unflushedMsgs = 0
+	l.lastFlush = l.clock()
+	if err := active.flushIndex(false); err != nil {
+		return err
+	}
+	return l.writeCheckpoint(l.captureCheckpoint())
+}
+
+// LogStartOffset is the first offset still readable.
+func (l *Log) LogStartOffset() int64 { return l.logStart.Load() }
+
+// LogEndOffset is the next offset to be assigned; also the high watermark.
+func (l *Log) LogEndOffset() int64 { return l.next.Load() }
+
+// MaxTimestamp returns the largest record timestamp so far and its offset;
+// (-1, -1) when the log is empty.
+func (l *Log) MaxTimestamp() (timestamp, offset int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.maxTs < 0 && l.maxTsOff < 0 {
+		return -1, -1
+	}
+	return l.maxTs, l.maxTsOff
+}
+
+// Changed returns a channel closed at the next successful append.
+func (l *Log) Changed() <-chan struct{} {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.changed
+}
+
+// SetConfig changes the settings at run time.
+func (l *Log) SetConfig(cfg Config) {
+	c := cfg.normalized()
+	l.cfg.Store(&c)
+}
+
+// Config returns the current settings.
+func (l *Log) Config() Config { return *l.cfg.Load() }
+
+// Size is the number of bytes on disk across segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// Close flushes, writes the recovery checkpoint and releases the files.
+func (l *Log) Close() error {
+	l.maintMu.Lock()
+	defer l.maintMu.Unlock()
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	err := l.flushLocked()
+	if err == ErrClosed {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if ferr := l.segs[len(l.segs)-1].flushIndex(false); err == nil {
+		err = ferr
+	}
+	l.closed = true
+	for _, s := range l.segs {
+		s.release()
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return err
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	if err := l.Close(); err != nil && err != ErrClosed {
+		l.logger.Warn("closing log before delete", "dir", l.dir, "err", err)
+	}
+	return storageErr("removing log directory", l.fs.RemoveAll(l.dir))
+}
