@@ -8,13 +8,13 @@ import (
 
 // Sentinel errors; wrapped errors carry detail and match with errors.Is.
 var (
-	ErrCorrupt              = errors.New("corrupt record batch")                // → CORRUPT_MESSAGE
-	ErrUnsupportedMagic     = errors.New("unsupported record batch magic")      // → UNSUPPORTED_FOR_MESSAGE_FORMAT
+	ErrCorrupt              = errors.New("corrupt record batch")                       // → CORRUPT_MESSAGE
+	ErrUnsupportedMagic     = errors.New("unsupported record batch magic")             // → UNSUPPORTED_FOR_MESSAGE_FORMAT
 	ErrTooLarge             = errors.New("record batch larger than max.message.bytes") // → MESSAGE_TOO_LARGE
-	ErrOffsetOutOfRange     = errors.New("offset out of range")                 // → OFFSET_OUT_OF_RANGE
-	ErrOutOfOrderSequence   = errors.New("out of order sequence number")        // → OUT_OF_ORDER_SEQUENCE_NUMBER
-	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")              // → INVALID_PRODUCER_EPOCH
-	ErrStorage              = errors.New("storage error")                       // → KAFKA_STORAGE_ERROR
+	ErrOffsetOutOfRange     = errors.New("offset out of range")                        // → OFFSET_OUT_OF_RANGE
+	ErrOutOfOrderSequence   = errors.New("out of order sequence number")               // → OUT_OF_ORDER_SEQUENCE_NUMBER
+	ErrInvalidProducerEpoch = errors.New("invalid producer epoch")                     // → INVALID_PRODUCER_EPOCH
+	ErrStorage              = errors.New("storage error")                              // → KAFKA_STORAGE_ERROR
 	ErrClosed               = errors.New("log closed")
 )
 
