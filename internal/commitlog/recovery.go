@@ -187,6 +187,11 @@ func (l *Log) recover() error {
 			}
 		}
 	}
+	// Compaction may have emptied a segment's tail: its offsets run up to
+	// the next segment's base.
+	for i := 0; i+1 < len(l.segs); i++ {
+		l.segs[i].next = max(l.segs[i].next, l.segs[i+1].base)
+	}
 	active := l.segs[len(l.segs)-1]
 	l.next.Store(active.next)
 	l.synced.Store(active.next)

@@ -63,7 +63,8 @@ func (l *Log) applyRetention(cfg *Config, nowMs int64) ([]*segment, error) {
 	for n < len(l.segs) {
 		s := l.segs[n]
 		bySize := cfg.RetentionBytes >= 0 && total-s.size >= cfg.RetentionBytes && n < len(l.segs)-1
-		if !expired(s) && !bySize {
+		emptied := s.size == 0 && n < len(l.segs)-1 // compaction emptied it
+		if !expired(s) && !bySize && !emptied {
 			break
 		}
 		if n == len(l.segs)-1 {
