@@ -15,10 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/runnel/runnel/internal/broker"
+	"github.com/runnel/runnel/internal/group"
 	"github.com/runnel/runnel/internal/topic"
 )
 
@@ -47,6 +49,7 @@ type Broker struct {
 	logger   *slog.Logger
 	server   *broker.Server
 	topics   *topic.Registry
+	groups   *group.Coordinator
 	lockFile *os.File
 
 	serveErr  chan error
@@ -179,6 +182,13 @@ func StartBroker(ctx context.Context, opts BrokerOptions) (*Broker, error) {
 	cfg.BrokerSettings = set.withDefaults()
 	cfg.BrokerSettings[settingLogDirs] = dataDir
 	cfg.BrokerSettings[settingListeners] = "PLAINTEXT://" + b.addr
+	if b.groups, err = openGroups(set, cfg, b.topics, logger); err != nil {
+		ln.Close()
+		b.topics.Close()
+		lock.Close()
+		return nil, err
+	}
+	cfg.Groups, cfg.OnTopicDeleted = b.groups, b.groups.TopicDeleted
 	b.server = broker.New(cfg, b.topics)
 	go func() {
 		err := b.server.Serve(ln)
@@ -193,6 +203,42 @@ func StartBroker(ctx context.Context, opts BrokerOptions) (*Broker, error) {
 	b.stopCtx = context.AfterFunc(ctx, func() { b.Close() })
 	logger.Info("broker started", "addr", b.addr, "data_dir", dataDir, "advertised", net.JoinHostPort(cfg.AdvertisedHost, strconv.Itoa(int(cfg.AdvertisedPort))))
 	return b, nil
+}
+
+// openGroups creates the internal compacted topic __consumer_offsets if
+// needed and opens the group coordinator over its one partition.
+func openGroups(set settings, cfg broker.Config, topics *topic.Registry, logger *slog.Logger) (*group.Coordinator, error) {
+	const name = "__consumer_offsets"
+	t, ok := topics.Get(name)
+	if !ok {
+		var err error
+		t, err = topics.Create(topic.CreateRequest{Name: name, Partitions: 1, Internal: true,
+			Configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}})
+		if err != nil {
+			return nil, fmt.Errorf("creating %s: %w", name, err)
+		}
+	}
+	gc := group.Config{NodeID: cfg.NodeID, Host: cfg.AdvertisedHost, Port: cfg.AdvertisedPort}
+	var err error
+	if gc.InitialRebalanceDelay, err = set.millis(settingInitialRebalance); err != nil {
+		return nil, err
+	}
+	if gc.MinSessionTimeout, err = set.millis(settingMinSessionTimeout); err != nil {
+		return nil, err
+	}
+	if gc.MaxSessionTimeout, err = set.millis(settingMaxSessionTimeout); err != nil {
+		return nil, err
+	}
+	mins, err := set.int(settingOffsetsRetention)
+	if err != nil {
+		return nil, err
+	}
+	gc.OffsetsRetention = time.Duration(mins) * time.Minute
+	coord, err := group.New(gc, t.Partitions[0], topics.Partitions, logger)
+	if err != nil {
+		return nil, fmt.Errorf("opening group coordinator: %w", err)
+	}
+	return coord, nil
 }
 
 // lockDataDir takes an exclusive flock on <dir>/.lock so two brokers never
@@ -228,6 +274,9 @@ func (b *Broker) Close() error {
 		}
 		if err := <-b.serveErr; err != nil {
 			errs = append(errs, err)
+		}
+		if err := b.groups.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing group coordinator: %w", err))
 		}
 		if err := b.topics.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing topics: %w", err))

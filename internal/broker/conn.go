@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/runnel/runnel/internal/group"
 )
 
 // conn is one client connection. Its reader goroutine reads frames as they
@@ -148,7 +150,15 @@ func (c *conn) handle(req *request) (kmsg.Response, error) {
 	if e, ok := apis[req.key]; ok {
 		resp, err = e.handle(c.s.ctx, c.s, req.kreq)
 	} else if c.s.cfg.Groups != nil {
-		resp, err = c.s.cfg.Groups.Handle(c.s.ctx, req.kreq)
+		var clientID string
+		if req.clientID != nil {
+			clientID = *req.clientID
+		}
+		host := "/" + c.nc.RemoteAddr().String()
+		if tcp, ok := c.nc.RemoteAddr().(*net.TCPAddr); ok {
+			host = "/" + tcp.IP.String()
+		}
+		resp, err = c.s.cfg.Groups.Handle(group.WithClient(c.s.ctx, clientID, host), req.kreq)
 	} else {
 		err = fmt.Errorf("%w %d", errUnknownKey, req.key)
 	}
