@@ -255,4 +255,3 @@ func appendRewritten(dst []byte, h BatchHeader, orig []byte, recs []Record) []by
 	finishBatch(dst[start:])
 	return dst
 }
-

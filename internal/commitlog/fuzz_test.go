@@ -16,6 +16,7 @@ func FuzzParseBatch(f *testing.F) {
 	}
 	two := append(makeBatch(f, simpleRecords(1, 1, 1), batchOpts{}), makeBatch(f, simpleRecords(2, 1, 2), batchOpts{})...)
 	f.Add(two)
+	decompressLimit = 1 << 20
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ParseBatchHeader(b)
 		infos, err := validateBatches(b, 1<<20)

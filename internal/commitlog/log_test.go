@@ -111,10 +111,10 @@ func TestAppendValidation(t *testing.T) {
 		return f(b)
 	}
 	cases := []struct {
-		name  string
-		in    []byte
-		max   int32
-		want  error
+		name string
+		in   []byte
+		max  int32
+		want error
 	}{
 		{"empty", nil, 0, ErrCorrupt},
 		{"short header", good[:30], 0, ErrCorrupt},
@@ -227,12 +227,12 @@ func TestIdempotentProducer(t *testing.T) {
 		return makeBatch(t, simpleRecords(n, 4, 1), batchOpts{pid: 7, epoch: epoch, seq: seq})
 	}
 	steps := []struct {
-		name    string
-		batch   []byte
-		want    error
-		dup     bool
-		base    int64
-		reopen  bool
+		name   string
+		batch  []byte
+		want   error
+		dup    bool
+		base   int64
+		reopen bool
 	}{
 		{"first", b(0, 0, 2), nil, false, 0, false},
 		{"second", b(0, 2, 3), nil, false, 2, false},

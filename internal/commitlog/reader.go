@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"sort"
-
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Slice is a byte range of one segment holding whole batches. It pins the
@@ -224,8 +222,6 @@ func recordAtOrAfter(seg *segment, pos int64, h BatchHeader, ts, minOff int64) (
 	return off, rts, found, nil
 }
 
-var decompressor = kgo.DefaultDecompressor()
-
 // recordsBytes returns the (decompressed) records section of batch b.
 func recordsBytes(h BatchHeader, b []byte) ([]byte, error) {
 	raw := b[batchHeaderLen:]
@@ -233,7 +229,7 @@ func recordsBytes(h BatchHeader, b []byte) ([]byte, error) {
 	if codec == 0 {
 		return raw, nil
 	}
-	out, err := decompressor.Decompress(raw, kgo.CompressionCodecType(codec))
+	out, err := decompress(codec, raw)
 	if err != nil {
 		return nil, fmt.Errorf("decompressing batch at offset %d (codec %d): %w", h.BaseOffset, codec, errors.Join(ErrCorrupt, err))
 	}
