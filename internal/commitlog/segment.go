@@ -206,7 +206,12 @@ func writeAt(fs fsutil.FS, path string, off int64, b []byte) error {
 // loadIndex reads the segment's index files, keeping entries that point
 // below limit. It reports false when the files are missing or inconsistent
 // and the segment must be rescanned instead.
-func (s *segment) loadIndex(limit int64) (bool, error) {
+func (s *segment) loadIndex(limit int64) (ok bool, err error) {
+	defer func() {
+		if !ok { // whatever the files hold is not trusted: rewrite them
+			s.entries, s.flushedEntries, s.indexStale = nil, 0, true
+		}
+	}()
 	ib, err := readWhole(s.fs, s.indexPath())
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
