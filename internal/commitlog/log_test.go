@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/runnel/runnel/internal/fsutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -327,5 +330,69 @@ func TestReadMaxBytes(t *testing.T) {
 			t.Errorf("Read(0, %d) = %d bytes, want %d", max, s.Len(), want)
 		}
 		s.Close()
+	}
+}
+
+// TestGroupCommit checks concurrent durable appends share fdatasyncs: with
+// 32 appenders the log issues far fewer syncs than appends, and every
+// append still returned only after a sync that covered it.
+func TestGroupCommit(t *testing.T) {
+	ffs := fsutil.NewFaultFS(nil)
+	var syncs atomic.Int64
+	ffs.Inject(func(op fsutil.Op, path string) error {
+		if op == fsutil.OpSync && strings.HasSuffix(path, logSuffix) {
+			syncs.Add(1)
+			time.Sleep(2 * time.Millisecond) // a slow disk lets appends queue up
+		}
+		return nil
+	})
+	l := openTest(t, t.TempDir(), DefaultConfig(), WithFS(ffs))
+	defer l.Close()
+	before := syncs.Load()
+	const appenders, each = 32, 10
+	var wg sync.WaitGroup
+	for w := range appenders {
+		wg.Go(func() {
+			for i := range each {
+				res, err := l.Append(makeBatch(t, simpleRecords(1, 10, int64(w*100+i)), batchOpts{}), true)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if l.synced.Load() <= res.LastOffset {
+					t.Errorf("append of offset %d returned before a covering sync", res.LastOffset)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	n := syncs.Load() - before
+	if n >= appenders*each/4 {
+		t.Fatalf("%d fdatasyncs for %d durable appends: no group commit", n, appenders*each)
+	}
+	t.Logf("%d fdatasyncs for %d durable appends", n, appenders*each)
+}
+
+func TestFlushMessages(t *testing.T) {
+	ffs := fsutil.NewFaultFS(nil)
+	var syncs atomic.Int64
+	ffs.Inject(func(op fsutil.Op, path string) error {
+		if op == fsutil.OpSync && strings.HasSuffix(path, logSuffix) {
+			syncs.Add(1)
+		}
+		return nil
+	})
+	cfg := DefaultConfig()
+	cfg.FlushMessages = 4
+	l := openTest(t, t.TempDir(), cfg, WithFS(ffs))
+	defer l.Close()
+	before := syncs.Load()
+	for i := range 10 {
+		if _, err := l.Append(makeBatch(t, simpleRecords(1, 10, int64(i)), batchOpts{}), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := syncs.Load() - before; n != 2 {
+		t.Fatalf("flush.messages=4 over 10 non-durable appends made %d syncs, want 2", n)
 	}
 }

@@ -158,6 +158,12 @@ func (l *Log) recover() error {
 			s.release()
 		}
 		l.segs = l.segs[:cut+1]
+		if ck != nil && cut < ckIdx {
+			// Data the checkpoint describes is gone: rebuild producer
+			// state and offsets from what is left.
+			l.logger.Warn("corruption below the recovery checkpoint; rebuilding state from the data", "dir", l.dir)
+			ck = nil
+		}
 	}
 	if ck != nil {
 		l.producers = ck.producers
