@@ -79,9 +79,11 @@ func (l *Log) Append(batches []byte, durable bool) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	res, needSync, err := l.appendLocked(batches, infos, cfg)
-	if err != nil || res.Duplicate {
+	if err != nil {
 		return res, err
 	}
+	// A duplicate is acknowledged like the original would be: only once
+	// the original bytes are durable.
 	if durable || needSync {
 		if err := l.syncTo(res.LastOffset + 1); err != nil {
 			return AppendResult{}, err
