@@ -7,9 +7,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"slices"
@@ -129,7 +129,7 @@ func runDemo(ctx context.Context, g *Globals, f demoFlags, out io.Writer) error 
 		b, err := app.StartBroker(context.WithoutCancel(ctx), app.BrokerOptions{
 			DataDir: dir,
 			Listen:  "127.0.0.1:0",
-			Logger:  g.Logger(),
+			Logger:  demoLogger(g),
 		})
 		if err != nil {
 			return fmt.Errorf("demo: starting the embedded broker: %w", err)
@@ -226,11 +226,11 @@ func demoProduce(ctx context.Context, cl *kgo.Client, f demoFlags, stats *demoSt
 			due := int64(now.Sub(start).Seconds() * f.rate)
 			for ; sent < due; sent++ {
 				e := gen.Next(now)
-				cl.Produce(ctx, &kgo.Record{Key: []byte(e.ClientIP), Value: e.Append(nil)}, func(_ *kgo.Record, err error) {
+				// Records already generated are delivered even if ctx ends
+				// now; Flush above waits for them.
+				cl.Produce(context.WithoutCancel(ctx), &kgo.Record{Key: []byte(e.ClientIP), Value: e.Append(nil)}, func(_ *kgo.Record, err error) {
 					if err != nil {
-						if !errors.Is(err, context.Canceled) {
-							stats.failed.Add(1)
-						}
+						stats.failed.Add(1)
 						return
 					}
 					stats.produced.Add(1)
@@ -329,4 +329,15 @@ func (v *demoView) draw(s *demoStats, final bool) {
 		b.WriteString("stopped.\n")
 	}
 	fmt.Fprint(v.out, b.String())
+}
+
+// demoLogger keeps the embedded broker quiet (warnings and errors only) unless
+// --log-level asks for more detail than the default.
+func demoLogger(g *Globals) *slog.Logger {
+	if g.LogLevel == "" || strings.EqualFold(g.LogLevel, "info") {
+		lg := *g
+		lg.LogLevel = "warn"
+		return lg.Logger()
+	}
+	return g.Logger()
 }

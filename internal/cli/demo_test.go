@@ -37,6 +37,9 @@ func TestDemoStreamsAccessLogThroughEmbeddedBroker(t *testing.T) {
 			if m == nil {
 				t.Fatalf("no final summary line in:\n%s", out)
 			}
+			if strings.Contains(m[0], "failed") {
+				t.Errorf("some records failed: %s", m[0])
+			}
 			produced, _ := strconv.Atoi(m[1])
 			consumed, _ := strconv.Atoi(m[2])
 			if produced < tc.minLines || consumed != produced {
