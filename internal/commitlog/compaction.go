@@ -225,7 +225,7 @@ func (l *Log) cleanSegment(s *segment, last map[string]int64, tombstoneCutoff in
 	}
 	ns.next = max(ns.next, s.next)
 	ns.rollAtMs = s.rollAtMs
-	if err := ns.flushIndex(true); err != nil {
+	if err := ns.flushIndex(ns.entries, true); err != nil {
 		ns.release()
 		return err
 	}

@@ -48,6 +48,7 @@ type Log struct {
 
 	ckptMu       sync.Mutex // guards writing the checkpoint file
 	lastCkptNext int64      // guarded by ckptMu
+	lastCkptAt   time.Time  // guarded by ckptMu
 }
 
 // AppendResult describes a successful Append.
@@ -307,7 +308,7 @@ func (l *Log) roll() error {
 	if err := active.file.Datasync(); err != nil {
 		return storageErr("syncing segment "+filepath.Base(active.path)+" before rolling", err)
 	}
-	if err := active.flushIndex(false); err != nil {
+	if err := active.flushIndex(active.entries, false); err != nil {
 		return err
 	}
 	seg, err := openSegmentFile(l.fs, l.dir, next, true)
@@ -351,7 +352,7 @@ func (l *Log) writeCheckpoint(c *checkpoint) error {
 	if err := writeCheckpointFile(l.fs, l.dir, c); err != nil {
 		return err
 	}
-	l.lastCkptNext = c.next
+	l.lastCkptNext, l.lastCkptAt = c.next, l.clock()
 	return nil
 }
 
@@ -362,27 +363,39 @@ func (l *Log) Flush() error {
 	return l.flushLocked()
 }
 
-// flushLocked syncs data and index files and writes the checkpoint.
-// Caller holds syncMu.
+// flushLocked syncs the active segment and its index and writes the
+// checkpoint. It holds mu only to capture the state, so appends and reads
+// go on during the fdatasyncs. Caller holds syncMu.
 func (l *Log) flushLocked() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
+		l.mu.Unlock()
 		return ErrClosed
 	}
 	active := l.segs[len(l.segs)-1]
+	ck := l.captureCheckpoint()
+	ents := active.entries
+	active.acquire()
+	l.mu.Unlock()
+	defer active.release()
+
 	if err := active.file.Datasync(); err != nil {
 		return storageErr("syncing segment "+filepath.Base(active.path), err)
 	}
-	if n := l.next.Load(); n > l.synced.Load() {
-		l.synced.Store(n)
+	if ck.next > l.synced.Load() {
+		l.synced.Store(ck.next)
 	}
-	l.unflushedMsgs = 0
-	l.lastFlush = l.clock()
-	if err := active.flushIndex(false); err != nil {
+	if err := active.flushIndex(ents, false); err != nil {
 		return err
 	}
-	return l.writeCheckpoint(l.captureCheckpoint())
+	if err := l.writeCheckpoint(ck); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.unflushedMsgs = 0
+	l.lastFlush = l.clock()
+	l.mu.Unlock()
+	return nil
 }
 
 // LogStartOffset is the first offset still readable.
@@ -443,9 +456,6 @@ func (l *Log) Close() error {
 	defer l.mu.Unlock()
 	if l.closed {
 		return ErrClosed
-	}
-	if ferr := l.segs[len(l.segs)-1].flushIndex(false); err == nil {
-		err = ferr
 	}
 	l.closed = true
 	for _, s := range l.segs {

@@ -210,7 +210,7 @@ func (l *Log) recover() error {
 		return err
 	}
 	for _, s := range l.segs {
-		if err := s.flushIndex(false); err != nil {
+		if err := s.flushIndex(s.entries, false); err != nil {
 			return err
 		}
 	}
@@ -275,7 +275,9 @@ func (l *Log) scanSegment(s *segment, pos, expect int64, exact, fresh bool) (boo
 	end := st.Size()
 	if pos == 0 {
 		s.entries, s.bytesSinceIndex, s.maxTs, s.maxTsOff, s.next = nil, 0, -1, -1, s.base
+		s.idxMu.Lock()
 		s.indexStale = true
+		s.idxMu.Unlock()
 	}
 	interval := l.cfg.Load().IndexIntervalBytes
 	var buf []byte

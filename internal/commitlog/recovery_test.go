@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/runnel/runnel/internal/fsutil"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -91,14 +92,17 @@ func checkIndexes(t *testing.T, l *Log) {
 				t.Fatalf("index entry %+v of %s: header %+v err %v", e, s.path, h, err)
 			}
 		}
+		s.idxMu.Lock()
+		flushed, stale := s.flushedEntries, s.indexStale
+		s.idxMu.Unlock()
 		disk, err := os.ReadFile(s.indexPath())
-		if err != nil && !(errors.Is(err, os.ErrNotExist) && s.flushedEntries == 0) {
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && flushed == 0) {
 			t.Fatal(err)
 		}
-		if s.indexStale || len(disk) != s.flushedEntries*indexEntrySize {
+		if stale || len(disk) != flushed*indexEntrySize {
 			t.Fatalf("%s holds %d bytes for %d entries", s.indexPath(), len(disk), len(s.entries))
 		}
-		for i, e := range s.entries[:s.flushedEntries] {
+		for i, e := range s.entries[:flushed] {
 			if binary.BigEndian.Uint32(disk[i*8:]) != e.rel || binary.BigEndian.Uint32(disk[i*8+4:]) != e.pos {
 				t.Fatalf("%s entry %d differs from memory", s.indexPath(), i)
 			}
@@ -380,5 +384,31 @@ func TestOpenErrors(t *testing.T) {
 		l.Close()
 	} else if !errors.Is(err, ErrStorage) {
 		t.Fatalf("open under EIO: %v", err)
+	}
+}
+
+// TestMaintainCheckpoints checks the janitor's Maintain moves the recovery
+// checkpoint forward, so a crash rescans only what came after it.
+func TestMaintainCheckpoints(t *testing.T) {
+	clock := fixedNow
+	dir := filepath.Join(t.TempDir(), "ck-0")
+	l := openTest(t, dir, DefaultConfig(), WithClock(func() time.Time { return clock }))
+	defer l.Close()
+	for i := range 20 {
+		if _, err := l.Append(makeBatch(t, simpleRecords(2, 50, int64(i)), batchOpts{}), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := readCheckpointFile(fsutil.OS(), dir)
+	if err != nil || ck.next != 0 {
+		t.Fatalf("checkpoint before Maintain: %+v %v", ck, err)
+	}
+	clock = clock.Add(checkpointInterval)
+	if err := l.Maintain(clock); err != nil {
+		t.Fatal(err)
+	}
+	ck, err = readCheckpointFile(fsutil.OS(), dir)
+	if err != nil || ck.next != 40 || ck.pos != l.Size() || len(ck.producers) != 0 {
+		t.Fatalf("checkpoint after Maintain: %+v %v (size %d)", ck, err, l.Size())
 	}
 }

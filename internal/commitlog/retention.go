@@ -26,6 +26,7 @@ func (l *Log) Maintain(now time.Time) error {
 		err = l.roll()
 	}
 	flushDue := cfg.FlushMs > 0 && now.Sub(l.lastFlush) >= cfg.FlushMs && l.unflushedMsgs > 0
+	flushDue = flushDue || l.checkpointDue()
 	var removed []*segment
 	if err == nil && cfg.deletePolicy() {
 		removed, err = l.applyRetention(cfg, nowMs)
@@ -139,4 +140,17 @@ func (l *Log) DeleteRecords(before int64) (int64, error) {
 	}
 	// Persist the new log start offset.
 	return before, l.Flush()
+}
+
+// checkpointInterval bounds how much of the log a crash makes Open rescan:
+// Maintain writes a recovery checkpoint when this much time has passed
+// since the last one and offsets were appended meanwhile.
+const checkpointInterval = 30 * time.Second
+
+// checkpointDue reports whether Maintain should write a checkpoint. Caller
+// holds mu.
+func (l *Log) checkpointDue() bool {
+	l.ckptMu.Lock()
+	defer l.ckptMu.Unlock()
+	return l.next.Load() > l.lastCkptNext && l.clock().Sub(l.lastCkptAt) >= checkpointInterval
 }

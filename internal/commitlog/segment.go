@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 
 	"github.com/runnel/runnel/internal/fsutil"
@@ -53,12 +54,14 @@ type segment struct {
 	next            int64 // offset after the last batch (base when empty)
 	maxTs           int64 // -1 when no batch
 	maxTsOff        int64
-	rollAtMs        int64 // time reference for segment.ms
-	entries         []indexEntry
-	flushedEntries  int // entries already in the .index/.timeindex files
+	rollAtMs        int64        // time reference for segment.ms
+	entries         []indexEntry // append-only while the segment is live
 	bytesSinceIndex int64
-	indexStale      bool // index files hold entries not in memory
 	removed         bool
+
+	idxMu          sync.Mutex // guards the index files and the two fields below
+	flushedEntries int        // entries already in the .index/.timeindex files
+	indexStale     bool       // index files hold entries not in memory
 }
 
 func (s *segment) indexPath() string     { return trimLog(s.path) + indexSuffix }
@@ -151,18 +154,21 @@ func (s *segment) noteBatch(h BatchHeader, pos int64, maxTsOff int64, interval i
 	s.next = h.LastOffset() + 1
 }
 
-// flushIndex appends the not-yet-written index entries to the .index and
-// .timeindex files (rewriting them when rewrite is set) and fsyncs them.
-// Caller holds Log.mu, or owns s exclusively.
-func (s *segment) flushIndex(rewrite bool) error {
+// flushIndex appends the entries of all (a snapshot of s.entries taken
+// under Log.mu) not yet in the .index and .timeindex files, rewriting the
+// files when rewrite is set or they are stale, and fsyncs them. It takes
+// s.idxMu, so callers may or may not hold Log.mu.
+func (s *segment) flushIndex(all []indexEntry, rewrite bool) error {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
 	from := s.flushedEntries
-	if rewrite {
+	if rewrite || s.indexStale {
 		from = 0
 	}
-	if from == len(s.entries) && !rewrite && !s.indexStale {
+	if from >= len(all) && !rewrite && !s.indexStale {
 		return nil
 	}
-	ents := s.entries[from:]
+	ents := all[from:]
 	ib := make([]byte, 0, len(ents)*indexEntrySize)
 	tb := make([]byte, 0, len(ents)*timeIndexEntrySize)
 	for _, e := range ents {
@@ -177,7 +183,7 @@ func (s *segment) flushIndex(rewrite bool) error {
 	if err := writeAt(s.fs, s.timeIndexPath(), int64(from)*timeIndexEntrySize, tb); err != nil {
 		return err
 	}
-	s.flushedEntries, s.indexStale = len(s.entries), false
+	s.flushedEntries, s.indexStale = len(all), false
 	return nil
 }
 
@@ -207,6 +213,8 @@ func writeAt(fs fsutil.FS, path string, off int64, b []byte) error {
 // below limit. It reports false when the files are missing or inconsistent
 // and the segment must be rescanned instead.
 func (s *segment) loadIndex(limit int64) (ok bool, err error) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
 	defer func() {
 		if !ok { // whatever the files hold is not trusted: rewrite them
 			s.entries, s.flushedEntries, s.indexStale = nil, 0, true
