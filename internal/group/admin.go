@@ -60,8 +60,12 @@ func (c *Coordinator) listGroups(req *kmsg.ListGroupsRequest) kmsg.Response {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp
 	}
-	for _, t := range req.TypesFilter {
-		if !strings.EqualFold(t, "classic") {
+	if len(req.TypesFilter) > 0 {
+		classic := false
+		for _, t := range req.TypesFilter {
+			classic = classic || strings.EqualFold(t, "classic")
+		}
+		if !classic {
 			return resp // runnel only has classic groups
 		}
 	}

@@ -419,6 +419,19 @@ func TestOffsetCommitRules(t *testing.T) {
 		t.Errorf("list Stable groups: %+v", lresp.Groups)
 	}
 
+	// ListGroups v5 with a type filter: runnel's groups are "classic".
+	for _, tc := range []struct {
+		types []string
+		want  int
+	}{{[]string{"consumer", "classic"}, 1}, {[]string{"share"}, 0}, {nil, 1}} {
+		lt := kmsg.NewPtrListGroupsRequest()
+		lt.Version = 5
+		lt.TypesFilter = tc.types
+		if got := len(a.do(lt).(*kmsg.ListGroupsResponse).Groups); got != tc.want {
+			t.Errorf("list groups of types %v: %d groups, want %d", tc.types, got, tc.want)
+		}
+	}
+
 	// FindCoordinator v4 batches keys.
 	fc := kmsg.NewPtrFindCoordinatorRequest()
 	fc.Version = 4
