@@ -396,3 +396,25 @@ func TestFlushMessages(t *testing.T) {
 		t.Fatalf("flush.messages=4 over 10 non-durable appends made %d syncs, want 2", n)
 	}
 }
+
+func TestProducerExpiry(t *testing.T) {
+	l := openTest(t, t.TempDir(), DefaultConfig())
+	defer l.Close()
+	old := fixedNow.Add(-25 * time.Hour).UnixMilli()
+	if _, err := l.Append(makeBatch(t, simpleRecords(1, 1, old), batchOpts{pid: 1, epoch: 0, seq: 0}), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(makeBatch(t, simpleRecords(1, 1, fixedNow.UnixMilli()), batchOpts{pid: 2, epoch: 0, seq: 0}), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Maintain(fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.RLock()
+	_, has1 := l.producers[1]
+	_, has2 := l.producers[2]
+	l.mu.RUnlock()
+	if has1 || !has2 {
+		t.Fatalf("after expiry: producer 1 kept=%v, producer 2 kept=%v", has1, has2)
+	}
+}

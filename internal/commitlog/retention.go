@@ -27,6 +27,7 @@ func (l *Log) Maintain(now time.Time) error {
 	}
 	flushDue := cfg.FlushMs > 0 && now.Sub(l.lastFlush) >= cfg.FlushMs && l.unflushedMsgs > 0
 	flushDue = flushDue || l.checkpointDue()
+	l.expireProducers(nowMs)
 	var removed []*segment
 	if err == nil && cfg.deletePolicy() {
 		removed, err = l.applyRetention(cfg, nowMs)
@@ -153,4 +154,18 @@ func (l *Log) checkpointDue() bool {
 	l.ckptMu.Lock()
 	defer l.ckptMu.Unlock()
 	return l.next.Load() > l.lastCkptNext && l.clock().Sub(l.lastCkptAt) >= checkpointInterval
+}
+
+// producerExpiry is Kafka's producer.id.expiration.ms default: a producer
+// whose last batch is older than this is forgotten, as Kafka does.
+const producerExpiry = 24 * time.Hour
+
+// expireProducers drops idempotent-producer state whose newest batch
+// timestamp is older than producerExpiry. Caller holds mu for writing.
+func (l *Log) expireProducers(nowMs int64) {
+	for id, st := range l.producers {
+		if n := len(st.batches); n > 0 && nowMs-st.batches[n-1].maxTs >= producerExpiry.Milliseconds() {
+			delete(l.producers, id)
+		}
+	}
 }
