@@ -13,10 +13,12 @@ func TestPerfProduceThenConsume(t *testing.T) {
 		name        string
 		produceArgs []string
 		records     int
+		consumeArgs []string
 	}{
-		{"one partition acks all", []string{"--records", "3000", "--record-size", "100", "--acks", "all", "--partitions", "1"}, 3000},
-		{"four partitions acks 1 two producers", []string{"--records", "3000", "--record-size", "1024", "--acks", "1", "--partitions", "4", "--producers", "2"}, 3000},
-		{"compressed", []string{"--records", "1000", "--record-size", "200", "--compression", "zstd", "--partitions", "2"}, 1000},
+		{"one partition acks all", []string{"--records", "3000", "--record-size", "100", "--acks", "all", "--partitions", "1"}, 3000, nil},
+		{"four partitions acks 1 two producers", []string{"--records", "3000", "--record-size", "1024", "--acks", "1", "--partitions", "4", "--producers", "2"}, 3000, nil},
+		{"compressed", []string{"--records", "1000", "--record-size", "200", "--compression", "zstd", "--partitions", "2"}, 1000, nil},
+		{"consumed in a group", []string{"--records", "500", "--partitions", "3"}, 500, []string{"--group", "perf"}},
 	}
 	sent := regexp.MustCompile(`^(\d+) records sent in [\d.]+s, [\d.]+ records/s, [\d.]+ MiB/s, latency avg [\d.]+ms, p50 [\d.]+ms, p95 [\d.]+ms, p99 [\d.]+ms, p99.9 [\d.]+ms, max [\d.]+ms\n$`)
 	read := regexp.MustCompile(`^(\d+) records \([\d.]+ MiB\) consumed in [\d.]+s, [\d.]+ records/s, [\d.]+ MiB/s, first record after [\d.]+ms\n$`)
@@ -28,7 +30,7 @@ func TestPerfProduceThenConsume(t *testing.T) {
 			if m == nil || m[1] != strconv.Itoa(tc.records) {
 				t.Fatalf("perf produce summary %q, want %d records sent", out, tc.records)
 			}
-			out = mustRun(t, brokers, "", "perf", "consume", topic, "--progress=false", "--timeout", "20s")
+			out = mustRun(t, brokers, "", append([]string{"perf", "consume", topic, "--progress=false", "--timeout", "20s"}, tc.consumeArgs...)...)
 			m = read.FindStringSubmatch(out)
 			if m == nil || m[1] != strconv.Itoa(tc.records) {
 				t.Fatalf("perf consume summary %q, want %d records", out, tc.records)

@@ -13,6 +13,7 @@ func TestTopicCommands(t *testing.T) {
 	steps := []struct {
 		name    string
 		args    []string
+		stdin   string
 		wantErr string   // substring of the error; "" means success
 		want    []string // regexps the stdout must match
 		notWant []string // regexps the stdout must not match
@@ -59,6 +60,19 @@ func TestTopicCommands(t *testing.T) {
 			},
 		},
 		{
+			name:  "produce three records to partition 1",
+			args:  []string{"produce", "fred", "--partition", "1"},
+			stdin: "a\nb\nc\n",
+		},
+		{
+			name: "describe shows offsets and size on disk",
+			args: []string{"topic", "describe", "fred"},
+			want: []string{
+				`(?m)^1\s+\d+\s+\d+\s+\[\d+\]\s+0\s+3\s+[1-9]\d*$`,
+				`(?m)^SIZE\s+[1-9]\d*$`,
+			},
+		},
+		{
 			name: "alter-config",
 			args: []string{"topic", "alter-config", "fred", "--set", "cleanup.policy=compact", "--delete", "retention.ms"},
 			want: []string{`altered configs of topic fred`},
@@ -96,7 +110,7 @@ func TestTopicCommands(t *testing.T) {
 		},
 	}
 	for _, s := range steps {
-		r := runCLI(t, brokers, "", s.args...)
+		r := runCLI(t, brokers, s.stdin, s.args...)
 		if s.wantErr != "" {
 			if r.err == nil || !strings.Contains(r.err.Error(), s.wantErr) {
 				t.Fatalf("%s: runnel %s: error %v, want one containing %q", s.name, strings.Join(s.args, " "), r.err, s.wantErr)
