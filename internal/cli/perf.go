@@ -201,7 +201,9 @@ func runPerfProduce(ctx context.Context, g *Globals, topic string, f perfProduce
 				}
 				if perProducerRate > 0 {
 					due := start.Add(time.Duration(float64(sent) / perProducerRate * float64(time.Second)))
-					if d := time.Until(due); d > 0 {
+					// Sleep only when a millisecond or more ahead: one
+					// timer per record would cost more than the send.
+					if d := time.Until(due); d >= time.Millisecond {
 						select {
 						case <-time.After(d):
 						case <-ctx.Done():
