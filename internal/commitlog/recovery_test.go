@@ -412,3 +412,44 @@ func TestMaintainCheckpoints(t *testing.T) {
 		t.Fatalf("checkpoint after Maintain: %+v %v (size %d)", ck, err, l.Size())
 	}
 }
+
+// TestRollFailure: when the new segment cannot be created (disk full), the
+// append fails with ErrStorage, nothing is lost, and the next append after
+// the fault clears rolls and succeeds.
+func TestRollFailure(t *testing.T) {
+	ffs := fsutil.NewFaultFS(nil)
+	dir := filepath.Join(t.TempDir(), "roll-0")
+	b0 := makeBatch(t, simpleRecords(2, 20, 1), batchOpts{})
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = int64(3 * len(b0))
+	l := openTest(t, dir, cfg, WithFS(ffs))
+	defer func() { l.Close() }()
+	var batches [][]byte
+	for i := range 3 {
+		b := makeBatch(t, simpleRecords(2, 20, 1), batchOpts{})
+		if _, err := l.Append(b, true); err != nil {
+			t.Fatal(i, err)
+		}
+		batches = append(batches, b)
+	}
+	ffs.Inject(func(op fsutil.Op, path string) error {
+		if op == fsutil.OpOpen && strings.HasSuffix(path, segmentName(6)+logSuffix) {
+			return syscall.ENOSPC
+		}
+		return nil
+	})
+	if _, err := l.Append(makeBatch(t, simpleRecords(2, 20, 1), batchOpts{}), true); !errors.Is(err, ErrStorage) {
+		t.Fatalf("append needing a roll on a full disk: %v", err)
+	}
+	checkPrefix(t, l, batches, 3)
+	ffs.Inject(nil)
+	b := makeBatch(t, simpleRecords(2, 20, 1), batchOpts{})
+	if res, err := l.Append(b, true); err != nil || res.BaseOffset != 6 {
+		t.Fatalf("append after the disk recovered: %+v %v", res, err)
+	}
+	batches = append(batches, b)
+	checkPrefix(t, l, batches, 4)
+	l.Close()
+	l = openTest(t, dir, cfg)
+	checkPrefix(t, l, batches, 4)
+}

@@ -82,7 +82,7 @@ func openSegmentFile(fs fsutil.FS, dir string, base int64, create bool) (*segmen
 	p := filepath.Join(dir, segmentName(base)+logSuffix)
 	flag := os.O_RDWR
 	if create {
-		flag |= os.O_CREATE | os.O_EXCL
+		flag |= os.O_CREATE | os.O_TRUNC // a leftover of a failed roll holds nothing valid
 	}
 	f, err := fs.OpenFile(p, flag, 0o644)
 	if err != nil {
