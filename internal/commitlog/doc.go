@@ -81,7 +81,8 @@
 //
 // # Locks
 //
-// Log lock order: maintMu, syncMu, mu, ckptMu. Reads take mu for reading
+// Log lock order: maintMu, syncMu, mu, ckptMu, then a segment's idxMu
+// (which guards its index files). Reads take mu for reading
 // only while they locate bytes; Slices hold a segment reference instead,
 // so retention and compaction unlink files without waiting for readers.
 package commitlog

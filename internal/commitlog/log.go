@@ -16,8 +16,8 @@ import (
 
 // Log is one partition's log. All methods are safe for concurrent use.
 //
-// Lock order: syncMu, then mu, then ckptMu. maintMu (one Maintain at a
-// time) is taken before all of them.
+// Lock order: maintMu (one Maintain at a time), syncMu, mu, ckptMu, and
+// last a segment's idxMu.
 type Log struct {
 	dir    string
 	fs     fsutil.FS
