@@ -38,6 +38,8 @@ type Log struct {
 	closed        bool
 	maxTs         int64 // guarded by mu
 	maxTsOff      int64
+	maxTsSeg      *segment // guarded by mu: when set, maxTsOff is the last offset of the
+	maxTsPos      int64    // compressed batch at maxTsPos, to be refined on demand
 	cleanerOffset int64 // guarded by mu
 	unflushedMsgs int64
 	lastFlush     time.Time
@@ -226,7 +228,10 @@ func (l *Log) appendLocked(b []byte, infos []batchInfo, cfg *Config) (AppendResu
 		mto := in.h.BaseOffset + int64(in.maxTsDelta)
 		active.noteBatch(in.h, pos+int64(in.start), mto, interval)
 		if in.h.MaxTimestamp > l.maxTs || l.maxTs < 0 {
-			l.maxTs, l.maxTsOff = in.h.MaxTimestamp, mto
+			l.maxTs, l.maxTsOff, l.maxTsSeg = in.h.MaxTimestamp, mto, nil
+			if in.h.Attributes&attrCompressionMask != 0 && in.h.Attributes&attrTimestampType == 0 {
+				l.maxTsSeg, l.maxTsPos = active, pos+int64(in.start)
+			}
 		}
 		applyProducer(l.producers, in.h)
 	}
@@ -406,13 +411,43 @@ func (l *Log) LogEndOffset() int64 { return l.next.Load() }
 
 // MaxTimestamp returns the largest record timestamp so far and its offset;
 // (-1, -1) when the log is empty.
+//
+// For a compressed batch the offset is found by decompressing the batch on
+// the first call after it was appended (Kafka's KIP-734 semantics).
 func (l *Log) MaxTimestamp() (timestamp, offset int64) {
 	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if l.maxTs < 0 && l.maxTsOff < 0 {
+	ts, off, seg, pos := l.maxTs, l.maxTsOff, l.maxTsSeg, l.maxTsPos
+	if seg != nil && !seg.removed && !l.closed {
+		seg.acquire()
+	} else {
+		seg = nil
+	}
+	l.mu.RUnlock()
+	if ts < 0 && off < 0 {
+		if seg != nil {
+			seg.release()
+		}
 		return -1, -1
 	}
-	return l.maxTs, l.maxTsOff
+	if seg == nil {
+		return ts, off
+	}
+	defer seg.release()
+	var hb [batchHeaderLen]byte
+	h, err := seg.readHeader(pos, pos+1<<31, &hb)
+	if err != nil {
+		return ts, off
+	}
+	exact, _, found, err := recordAtOrAfter(seg, pos, h, ts, 0)
+	if err != nil || !found {
+		return ts, off
+	}
+	l.mu.Lock()
+	if l.maxTsSeg == seg && l.maxTsPos == pos {
+		l.maxTsOff, l.maxTsSeg = exact, nil
+	}
+	l.mu.Unlock()
+	return ts, exact
 }
 
 // Changed returns a channel closed at the next successful append.
