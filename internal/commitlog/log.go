@@ -40,7 +40,7 @@ type Log struct {
 	maxTsOff      int64
 	maxTsSeg      *segment // guarded by mu: when set, maxTsOff is the last offset of the
 	maxTsPos      int64    // compressed batch at maxTsPos, to be refined on demand
-	cleanerOffset int64 // guarded by mu
+	cleanerOffset int64    // guarded by mu
 	unflushedMsgs int64
 	lastFlush     time.Time
 	badTail       int64 // guarded by mu: size to truncate the active segment to before the next write, or -1
