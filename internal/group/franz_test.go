@@ -220,3 +220,37 @@ func TestCommittedOffsetsSurviveRestart(t *testing.T) {
 		t.Errorf("group billing not listed after restart: %v", lg.Groups())
 	}
 }
+
+func TestDeletingTopicDropsCommittedOffsets(t *testing.T) {
+	addr := testutil.RunBroker(t, testutil.WithSettings(fastGroups...))
+	adm := kadm.NewClient(newClient(t, addr))
+	createTopic(t, adm, "doomed", 2)
+	createTopic(t, adm, "kept", 1)
+	ctx := context.Background()
+	offs := kadm.Offsets{}
+	offs.AddOffset("doomed", 0, 5, -1)
+	offs.AddOffset("doomed", 1, 6, -1)
+	offs.AddOffset("kept", 0, 7, -1)
+	if err := adm.CommitAllOffsets(ctx, "g", offs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteTopics(ctx, "doomed"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := adm.FetchOffsets(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.Lookup("doomed", 0); ok {
+		t.Errorf("offsets of the deleted topic survive: %v", got)
+	}
+	if o, ok := got.Lookup("kept", 0); !ok || o.At != 7 {
+		t.Errorf("offset of the kept topic: %v %v", o, ok)
+	}
+	// Recreating the topic starts without the old group's offsets.
+	createTopic(t, adm, "doomed", 2)
+	got, _ = adm.FetchOffsets(ctx, "g")
+	if o, ok := got.Lookup("doomed", 0); ok && o.At >= 0 {
+		t.Errorf("recreated topic inherited offset %d", o.At)
+	}
+}
