@@ -456,3 +456,98 @@ func TestInitialRebalanceDelayGathersMembers(t *testing.T) {
 		t.Errorf("members joining within the initial delay got generations %d and %d, want both 1", ja.Generation, jb.Generation)
 	}
 }
+
+func TestProtocolSelection(t *testing.T) {
+	addr := testutil.RunBroker(t, testutil.WithSettings("group.initial.rebalance.delay.ms", "300", "group.min.session.timeout.ms", "100"))
+	withProtos := func(group string, names ...string) *kmsg.JoinGroupRequest {
+		r := joinReq(3, group, "", nil, 10*time.Second)
+		r.Protocols = nil
+		for _, n := range names {
+			p := kmsg.NewJoinGroupRequestProtocol()
+			p.Name, p.Metadata = n, []byte(n)
+			r.Protocols = append(r.Protocols, p)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name    string
+		members [][]string
+		want    string
+	}{
+		{"only common one", [][]string{{"sticky", "range"}, {"roundrobin", "range"}}, "range"},
+		{"most preferred", [][]string{{"cooperative-sticky", "range"}, {"cooperative-sticky", "range"}, {"range", "cooperative-sticky"}}, "cooperative-sticky"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var chans []chan kmsg.Response
+			for _, ps := range tc.members {
+				c := dial(t, addr)
+				ch := make(chan kmsg.Response, 1)
+				go func() { ch <- c.do(withProtos(tc.name, ps...)) }()
+				chans = append(chans, ch)
+			}
+			for i, ch := range chans {
+				r, _ := (<-ch).(*kmsg.JoinGroupResponse)
+				if r == nil || r.ErrorCode != 0 || r.Protocol == nil || *r.Protocol != tc.want {
+					t.Fatalf("member %d: %+v, want protocol %s", i, r, tc.want)
+				}
+			}
+		})
+	}
+	t.Run("none in common", func(t *testing.T) {
+		a, b := dial(t, addr), dial(t, addr)
+		ch := make(chan kmsg.Response, 1)
+		go func() { ch <- a.do(withProtos("nocommon", "range")) }()
+		time.Sleep(50 * time.Millisecond)
+		rb := b.do(withProtos("nocommon", "roundrobin")).(*kmsg.JoinGroupResponse)
+		wantCode(t, "join with no common protocol", rb.ErrorCode, kerr.InconsistentGroupProtocol)
+		if ra := (<-ch).(*kmsg.JoinGroupResponse); ra.ErrorCode != 0 {
+			t.Errorf("first member: %v", kerr.ErrorForCode(ra.ErrorCode))
+		}
+	})
+}
+
+func TestRebalanceTimeoutDropsSilentMember(t *testing.T) {
+	addr := testutil.RunBroker(t, testutil.WithSettings(fastGroups...))
+	a, b := dial(t, addr), dial(t, addr)
+	short := func(member string) *kmsg.JoinGroupRequest {
+		r := joinReq(3, "g", member, nil, 10*time.Second)
+		r.RebalanceTimeoutMillis = 300
+		return r
+	}
+	ja := a.do(short("")).(*kmsg.JoinGroupResponse)
+	a.sync("g", ja.MemberID, ja.Generation, nil)
+	// b joins: a must rejoin within the rebalance timeout but stays silent.
+	start := time.Now()
+	jb := b.do(short("")).(*kmsg.JoinGroupResponse)
+	if jb.ErrorCode != 0 || jb.Generation != 2 || jb.LeaderID != jb.MemberID || len(jb.Members) != 1 {
+		t.Fatalf("join after the silent member's timeout: %+v", jb)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("rebalance completed after %v, before the 300ms rebalance timeout", d)
+	}
+	wantCode(t, "silent member's heartbeat", a.heartbeat("g", ja.MemberID, nil, 2), kerr.UnknownMemberID)
+}
+
+func TestStaticMemberLeaveByInstanceID(t *testing.T) {
+	addr := testutil.RunBroker(t, testutil.WithSettings(fastGroups...))
+	a := dial(t, addr)
+	inst := "pod-7"
+	ja := a.join(5, "g", "", &inst, 10*time.Second)
+	a.sync("g", ja.MemberID, ja.Generation, nil)
+	lr := kmsg.NewPtrLeaveGroupRequest()
+	lr.Version = 4
+	lr.Group = "g"
+	for _, tc := range []struct {
+		member string
+		want   *kerr.Error
+	}{{"someone-else", kerr.FencedInstanceID}, {"", nil}} {
+		m := kmsg.NewLeaveGroupRequestMember()
+		m.MemberID, m.InstanceID = tc.member, &inst
+		lr.Members = []kmsg.LeaveGroupRequestMember{m}
+		resp := a.do(lr).(*kmsg.LeaveGroupResponse)
+		wantCode(t, "leave as "+tc.member, resp.Members[0].ErrorCode, tc.want)
+	}
+	if d := a.describe("g"); d.State != "Empty" {
+		t.Errorf("after the static member left: %s", d.State)
+	}
+}
