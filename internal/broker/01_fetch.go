@@ -97,6 +97,9 @@ func (s *Server) readFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int64, 
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			// Empty, not null: librdkafka rejects a null record set
+			// ("invalid MessageSetSize -1").
+			sp.RecordBatches = []byte{}
 			if !topicOK || rp.Partition < 0 || int(rp.Partition) >= len(t.Partitions) {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				anyErr = true
@@ -134,7 +137,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int64, 
 			}
 			n := int64(len(data))
 			if n > remaining && !first {
-				data, n = nil, 0 // does not fit; the client fetches it next time
+				data, n = []byte{}, 0 // does not fit; the client fetches it next time
 			}
 			if n > 0 {
 				first = false

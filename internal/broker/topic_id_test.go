@@ -62,3 +62,30 @@ func TestTopicIDs(t *testing.T) {
 		}
 	}
 }
+
+// An empty fetch answers an empty record set, never a null one: librdkafka
+// fails with "invalid MessageSetSize -1" on null.
+func TestEmptyFetchRecordSetNotNull(t *testing.T) {
+	addr := testutil.RunBroker(t)
+	createTopic(t, addr, "empty", 1, nil)
+	cl := newClient(t, addr)
+	for v := int16(4); v <= 12; v++ {
+		f := kmsg.NewPtrFetchRequest()
+		f.Version = v
+		f.MaxBytes, f.MaxWaitMillis = 1<<20, 0
+		ft := kmsg.NewFetchRequestTopic()
+		ft.Topic = "empty"
+		fp := kmsg.NewFetchRequestTopicPartition()
+		fp.PartitionMaxBytes = 1 << 20
+		ft.Partitions = append(ft.Partitions, fp)
+		f.Topics = append(f.Topics, ft)
+		resp, err := f.RequestWith(ctx10(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.RecordBatches == nil {
+			t.Fatalf("fetch v%d: code %d, record set nil=%v", v, p.ErrorCode, p.RecordBatches == nil)
+		}
+	}
+}

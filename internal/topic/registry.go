@@ -302,7 +302,7 @@ func (r *Registry) Create(req CreateRequest) (*Topic, error) {
 	if req.ValidateOnly {
 		return nil, nil
 	}
-	if hasCollisionChars(req.Name) {
+	if hasCollisionChars(req.Name) && !req.Internal {
 		r.logger.Warn("topic name contains '.' or '_', which collide in metric names", "topic", req.Name)
 	}
 	t := &Topic{Name: req.Name, Internal: req.Internal, Configs: maps.Clone(req.Configs)}
