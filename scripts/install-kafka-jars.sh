@@ -14,12 +14,9 @@ if [ -f "$stamp" ] && [ "$stamp" -nt "$pom" ]; then
 	echo "kafka jars: already in $out ($(ls "$out" | grep -c '\.jar$') jars)"
 	exit 0
 fi
-for tool in java mvn; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "install-kafka-jars: $tool is required (Java 17+ and Maven)" >&2
-		exit 1
-	fi
-done
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+	"$root/scripts/apt-install.sh" openjdk-17-jdk-headless maven
+fi
 
 rm -rf "$out"
 mkdir -p "$out"

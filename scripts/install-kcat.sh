@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
 # Installs kcat (librdkafka's command-line client) from Debian for the interop
 # suite. Idempotent: when kcat is already on PATH it only prints its version.
-# Runs unattended (CI, no stdin, as root); uses sudo only when not root.
+# Runs unattended (CI, no stdin, as root; sudo otherwise).
 set -euo pipefail
 
 if ! command -v kcat >/dev/null 2>&1; then
-	SUDO=""
-	if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-	export DEBIAN_FRONTEND=noninteractive
-	# apt-get update only when the package lists do not know kcat yet.
-	if ! apt-cache show kcat >/dev/null 2>&1; then
-		$SUDO apt-get update -qq
-	fi
-	$SUDO apt-get install -y -qq --no-install-recommends kcat >/dev/null
+	"$(dirname "$0")/apt-install.sh" kcat
 fi
 
 # kcat -V prints e.g. "kcat - Apache Kafka producer and consumer tool ... Version 1.7.1 (... librdkafka 2.0.2 builtin.features=...)".

@@ -4,11 +4,11 @@
 # skips npm when node_modules already matches the lock file.
 set -euo pipefail
 
-cd "$(dirname "$0")/../test/interop/node"
+here="$(cd "$(dirname "$0")" && pwd)"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	echo "install-node-deps: node and npm are required (apt-get install nodejs npm)" >&2
-	exit 1
+	"$here/apt-install.sh" nodejs npm
 fi
+cd "$here/../test/interop/node"
 
 stamp=node_modules/.package-lock.json
 # npm ci writes node_modules/.package-lock.json; newer than the lock file = up to date.

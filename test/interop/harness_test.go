@@ -78,10 +78,10 @@ func runTests(m *testing.M) int {
 func interopRequired() bool { return os.Getenv("RUNNEL_INTEROP") == "1" }
 
 // missingTool fails (RUNNEL_INTEROP=1) or skips the test because a tool is
-// not installed, naming the make step that installs it.
-func missingTool(t testing.TB, what, makeStep string) {
+// not installed; fix says how to install it (e.g. "run `make deps-kcat`").
+func missingTool(t testing.TB, what, fix string) {
 	t.Helper()
-	msg := fmt.Sprintf("%s is not installed: run `make %s` (or `make deps`)", what, makeStep)
+	msg := fmt.Sprintf("%s is not installed: %s", what, fix)
 	if interopRequired() {
 		t.Fatal(msg)
 	}
@@ -435,7 +435,7 @@ func needKcat(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("kcat")
 	if err != nil {
-		missingTool(t, "kcat (librdkafka)", "deps-kcat")
+		missingTool(t, "kcat (librdkafka)", "run `make deps-kcat` (scripts/install-kcat.sh)")
 	}
 	return p
 }
@@ -449,10 +449,10 @@ func nodePath(t testing.TB) string {
 	t.Helper()
 	p, err := exec.LookPath("node")
 	if err != nil {
-		missingTool(t, "node", "deps-node")
+		missingTool(t, "node", "install Node.js 18+ and npm (apt-get install nodejs npm), then run `make deps-node`")
 	}
 	if _, err := os.Stat(filepath.Join(nodeDir(), "node_modules", "kafkajs", "package.json")); err != nil {
-		missingTool(t, "kafkajs (test/interop/node/node_modules)", "deps-node")
+		missingTool(t, "kafkajs (test/interop/node/node_modules)", "run `make deps-node` (scripts/install-node-deps.sh)")
 	}
 	return p
 }
@@ -472,7 +472,7 @@ func kafkaJarsDir() string { return filepath.Join(repoRoot, ".deps", "kafka-jars
 func javaClasspath(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
-		missingTool(t, "java (JDK 17+)", "deps-java")
+		missingTool(t, "java", "install a JDK 17+ and Maven (apt-get install openjdk-17-jdk-headless maven), then run `make deps-java`")
 	}
 	jars, _ := filepath.Glob(filepath.Join(kafkaJarsDir(), "*.jar"))
 	hasTools := false
@@ -482,7 +482,7 @@ func javaClasspath(t testing.TB) string {
 		}
 	}
 	if !hasTools {
-		missingTool(t, "the Kafka jars (.deps/kafka-jars)", "deps-java")
+		missingTool(t, "the Kafka jars (.deps/kafka-jars)", "run `make deps-java` (scripts/install-kafka-jars.sh)")
 	}
 	return strings.Join(jars, string(os.PathListSeparator))
 }
