@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,5 +253,60 @@ func TestDeletingTopicDropsCommittedOffsets(t *testing.T) {
 	got, _ = adm.FetchOffsets(ctx, "g")
 	if o, ok := got.Lookup("doomed", 0); ok && o.At >= 0 {
 		t.Errorf("recreated topic inherited offset %d", o.At)
+	}
+}
+
+// TestStaticMembershipRestartNoRebalance: a franz-go member with a
+// group.instance.id restarts within its session timeout; the group does not
+// rebalance: the other member is not revoked or reassigned, and only the
+// restarted member's id changes.
+func TestStaticMembershipRestartNoRebalance(t *testing.T) {
+	addr := testutil.RunBroker(t, testutil.WithSettings(fastGroups...))
+	adm := kadm.NewClient(newClient(t, addr))
+	createTopic(t, adm, "s", 4)
+	var assignedA atomic.Int32
+	start := func(inst string, opts ...kgo.Opt) *kgo.Client {
+		cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumerGroup("static"), kgo.ConsumeTopics("s"),
+			kgo.InstanceID(inst), kgo.SessionTimeout(20 * time.Second), kgo.Balancers(kgo.RangeBalancer())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { // drives the group
+			defer close(done)
+			for ctx.Err() == nil {
+				cl.PollFetches(ctx)
+			}
+		}()
+		t.Cleanup(func() { cancel(); <-done; cl.Close() })
+		return cl
+	}
+	start("a", kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { assignedA.Add(1) }))
+	b := start("b")
+	before := waitStable(t, adm, "static", 2)
+	time.Sleep(300 * time.Millisecond)
+	assignsBefore := assignedA.Load()
+
+	b.CloseAllowingRebalance() // a static member does not leave the group on close
+	start("b")
+	time.Sleep(time.Second)
+	after := waitStable(t, adm, "static", 2)
+	old := map[string]bool{}
+	for _, m := range before.Members {
+		old[m.MemberID] = true
+	}
+	replaced := 0
+	for _, m := range after.Members {
+		if !old[m.MemberID] {
+			replaced++
+		}
+	}
+	if replaced != 1 {
+		t.Errorf("%d member ids changed across the static restart, want 1", replaced)
+	}
+	t.Logf("a assigned %d times before, %d after", assignsBefore, assignedA.Load())
+	if got := assignedA.Load(); got != assignsBefore {
+		t.Errorf("member a was reassigned %d times during the static restart of b", got-assignsBefore)
 	}
 }

@@ -227,8 +227,8 @@ func (c *Coordinator) currentJoinResult(g *group, m *member) joinResult {
 
 // rejoinStatic handles a known group.instance.id joining with no member id:
 // a restarted static member. It takes over the old member's place under a
-// new member id; the old id is fenced. A Stable group with unchanged
-// protocols does not rebalance.
+// new member id; the old id is fenced. A Stable group whose selected
+// protocol stays the same does not rebalance.
 func (c *Coordinator) rejoinStatic(g *group, old *member, r joinRequest) (chan joinResult, joinResult) {
 	newID := newMemberID(*r.instanceID)
 	for _, w := range old.joinWaiters {
@@ -240,7 +240,7 @@ func (c *Coordinator) rejoinStatic(g *group, old *member, r joinRequest) (chan j
 	old.joinWaiters, old.syncWaiters = nil, nil
 	delete(g.members, old.id)
 	wasLeader := g.leader == old.id
-	protocolsSame := sameProtocols(old.protocols, r.protos)
+	oldID := old.id
 	old.id = newID
 	g.members[newID] = old
 	g.static[*r.instanceID] = newID
@@ -252,11 +252,20 @@ func (c *Coordinator) rejoinStatic(g *group, old *member, r joinRequest) (chan j
 	case statePreparingRebalance:
 		return c.joinWaiter(g, old)
 	case stateStable, stateCompletingRebalance:
-		if protocolsSame && (!wasLeader || r.version >= 9) && g.state == stateStable {
+		// As Kafka does, a static member rejoining a Stable group
+		// causes no rebalance unless it would change the selected
+		// protocol; it gets its old assignment back in SyncGroup.
+		if g.state == stateStable && g.selectProtocol() == g.protocol {
 			c.persistGroup(g)
 			res := c.currentJoinResult(g, old)
 			if wasLeader {
-				res.skipAssign = true
+				if r.version >= 9 {
+					res.skipAssign = true // KIP-814: the leader knows the members but must not reassign
+				} else {
+					// Older clients would reassign; name the old
+					// leader id so they act as a follower.
+					res.leader, res.members = oldID, nil
+				}
 			}
 			return nil, res
 		}
