@@ -20,7 +20,7 @@ fi
 
 rm -rf "$out"
 mkdir -p "$out"
-mvn -B -q -f "$pom" dependency:copy-dependencies \
+mvn -B -q -Dstyle.color=never -f "$pom" dependency:copy-dependencies \
 	-DoutputDirectory="$out" -DincludeScope=runtime </dev/null
 ls "$out"/kafka-tools-*.jar "$out"/kafka-clients-*.jar >/dev/null
 touch "$stamp"
