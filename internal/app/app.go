@@ -234,6 +234,11 @@ func openGroups(set settings, cfg broker.Config, topics *topic.Registry, logger 
 		return nil, err
 	}
 	gc.OffsetsRetention = time.Duration(mins) * time.Minute
+	if _, ok := set["offsets.retention.check.interval.ms"]; ok {
+		if gc.RetentionCheckInterval, err = set.millis("offsets.retention.check.interval.ms"); err != nil {
+			return nil, err
+		}
+	}
 	coord, err := group.New(gc, t.Partitions[0], topics.Partitions, logger)
 	if err != nil {
 		return nil, fmt.Errorf("opening group coordinator: %w", err)
