@@ -116,24 +116,39 @@ func (c *Coordinator) offsetCommit(req *kmsg.OffsetCommitRequest) kmsg.Response 
 	base, err := c.appendRecords(recs, true)
 	if err != nil {
 		c.logger.Warn("committing offsets", "group", req.Group, "err", err)
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if resp.Topics[i].Partitions[j].ErrorCode == 0 {
-					resp.Topics[i].Partitions[j].ErrorCode = kerr.CoordinatorNotAvailable.Code
-				}
-			}
-		}
-		return resp
+		return setAllCode(resp, kerr.CoordinatorNotAvailable.Code)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.groups[req.Group]; ok && cur == g {
-		for i, p := range todo {
-			p.o.logOffset = base + int64(i)
-			if old, ok := g.offsets[p.tp]; ok && old.logOffset > p.o.logOffset {
-				continue // a later commit already landed
+	if cur, ok := c.groups[req.Group]; !ok || cur != g {
+		// The group was deleted while the commit was being written:
+		// tombstone what was written so a reload does not revive it.
+		var tombs []storedRecord
+		for _, p := range todo {
+			tombs = append(tombs, offsetTombstone(req.Group, p.tp))
+		}
+		if err := c.appendLocked(tombs, false); err != nil {
+			c.logger.Warn("tombstoning offsets of a deleted group", "group", req.Group, "err", err)
+		}
+		return setAllCode(resp, kerr.CoordinatorNotAvailable.Code)
+	}
+	for i, p := range todo {
+		p.o.logOffset = base + int64(i)
+		if old, ok := g.offsets[p.tp]; ok && old.logOffset > p.o.logOffset {
+			continue // a later commit already landed
+		}
+		g.offsets[p.tp] = p.o
+	}
+	return resp
+}
+
+// setAllCode sets code on every partition of resp that has no error yet.
+func setAllCode(resp *kmsg.OffsetCommitResponse, code int16) *kmsg.OffsetCommitResponse {
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].ErrorCode == 0 {
+				resp.Topics[i].Partitions[j].ErrorCode = code
 			}
-			g.offsets[p.tp] = p.o
 		}
 	}
 	return resp
