@@ -260,3 +260,55 @@ func FuzzDecodeStored(f *testing.F) {
 		}
 	})
 }
+
+// TestCloseAnswersParkedRequests: Close stops timers and answers a JoinGroup
+// parked in the initial rebalance delay instead of leaving it hanging.
+func TestCloseAnswersParkedRequests(t *testing.T) {
+	l := openLog(t, t.TempDir())
+	defer l.Close()
+	cfg := testConfig()
+	cfg.InitialRebalanceDelay = time.Minute
+	c, err := New(cfg, l, topicsOf(nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jr := kmsg.NewPtrJoinGroupRequest()
+	jr.Version = 3
+	jr.Group, jr.SessionTimeoutMillis, jr.RebalanceTimeoutMillis, jr.ProtocolType = "g", 60000, 120000, "consumer"
+	jp := kmsg.NewJoinGroupRequestProtocol()
+	jp.Name = "range"
+	jr.Protocols = append(jr.Protocols, jp)
+	done := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() {
+		resp, _ := c.Handle(context.Background(), jr)
+		done <- resp.(*kmsg.JoinGroupResponse)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.mu.Lock()
+		g := c.groups["g"]
+		parked := g != nil && g.state == statePreparingRebalance
+		c.mu.Unlock()
+		if parked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("join never parked")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Close()
+	select {
+	case resp := <-done:
+		if resp.ErrorCode != 15 { // COORDINATOR_NOT_AVAILABLE
+			t.Errorf("parked join answered with error %d, want COORDINATOR_NOT_AVAILABLE", resp.ErrorCode)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close left a JoinGroup parked")
+	}
+	// After Close every API answers without blocking.
+	resp, err := c.Handle(context.Background(), jr)
+	if err != nil || resp.(*kmsg.JoinGroupResponse).ErrorCode != 15 {
+		t.Errorf("join after Close: %v %+v", err, resp)
+	}
+}
