@@ -84,9 +84,15 @@ func TestAdminRefusals(t *testing.T) {
 		}, 0},
 		{"describe unknown topic", func() int16 { return describe(kmsg.ConfigResourceTypeTopic, "nope") }, kerr.UnknownTopicOrPartition.Code},
 		{"describe other broker", func() int16 { return describe(kmsg.ConfigResourceTypeBroker, "7") }, kerr.InvalidRequest.Code},
-		{"alter broker config", func() int16 { return incAlter(kmsg.ConfigResourceTypeBroker, "0", kmsg.IncrementalAlterConfigOpSet, "log.retention.ms") }, kerr.InvalidRequest.Code},
-		{"append to non-list config", func() int16 { return incAlter(kmsg.ConfigResourceTypeTopic, "r", kmsg.IncrementalAlterConfigOpAppend, "retention.ms") }, kerr.InvalidConfig.Code},
-		{"alter unknown topic", func() int16 { return incAlter(kmsg.ConfigResourceTypeTopic, "nope", kmsg.IncrementalAlterConfigOpSet, "retention.ms") }, kerr.UnknownTopicOrPartition.Code},
+		{"alter broker config", func() int16 {
+			return incAlter(kmsg.ConfigResourceTypeBroker, "0", kmsg.IncrementalAlterConfigOpSet, "log.retention.ms")
+		}, kerr.InvalidRequest.Code},
+		{"append to non-list config", func() int16 {
+			return incAlter(kmsg.ConfigResourceTypeTopic, "r", kmsg.IncrementalAlterConfigOpAppend, "retention.ms")
+		}, kerr.InvalidConfig.Code},
+		{"alter unknown topic", func() int16 {
+			return incAlter(kmsg.ConfigResourceTypeTopic, "nope", kmsg.IncrementalAlterConfigOpSet, "retention.ms")
+		}, kerr.UnknownTopicOrPartition.Code},
 		{"delete internal topic", deleteInternal, kerr.InvalidTopicException.Code},
 	}
 	for _, tt := range tests {
