@@ -50,6 +50,7 @@ func handleFetch(ctx context.Context, s *Server, kreq kmsg.Request) (kmsg.Respon
 		for _, ch := range wake {
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ch)})
 		}
+		releaseFetchBufs(resp)
 		chosen, _, _ := reflect.Select(cases)
 		if chosen < 2 {
 			// Deadline or shutdown: answer with what is there now.
@@ -153,7 +154,7 @@ func (s *Server) readFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int64, 
 }
 
 // readPartition preads whole batches from offset up to maxBytes (at least
-// one batch).
+// one batch) into a pooled buffer (see fetchbuf.go).
 func readPartition(l *commitlog.Log, offset int64, maxBytes int32) ([]byte, error) {
 	sl, err := l.Read(offset, maxBytes)
 	if err != nil {
@@ -163,5 +164,5 @@ func readPartition(l *commitlog.Log, offset int64, maxBytes int32) ([]byte, erro
 	if sl.Len() == 0 {
 		return nil, nil
 	}
-	return sl.AppendTo(make([]byte, 0, sl.Len()))
+	return sl.AppendTo(getFetchBuf(sl.Len()))
 }

@@ -74,6 +74,9 @@ func (c *conn) serve() {
 			continue // acks=0 produce: no response
 		}
 		buf = appendResponse(buf[:0], req.correlationID, resp)
+		if fr, ok := resp.(*kmsg.FetchResponse); ok {
+			releaseFetchBufs(fr) // encoded into buf: the record buffers are free
+		}
 		if _, err := w.Write(buf); err != nil {
 			c.logger.Debug("closing connection: writing response", "err", err)
 			return
