@@ -5,12 +5,9 @@
 package fsutil
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-
-	"golang.org/x/sys/unix"
 )
 
 // File is an open file. ReadAt may be called concurrently with Write.
@@ -48,16 +45,10 @@ type osFS struct{}
 type osFile struct{ *os.File }
 
 func (f osFile) Datasync() error {
-	for {
-		err := unix.Fdatasync(int(f.File.Fd()))
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-		}
-		return nil
+	if err := datasync(f.File); err != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
 	}
+	return nil
 }
 
 func (osFS) OpenFile(name string, flag int, perm fs.FileMode) (File, error) {
