@@ -102,6 +102,9 @@ func printGroup(w io.Writer, l kadm.DescribedGroupLag) error {
 	if l.FetchErr != nil {
 		return fmt.Errorf("fetching offsets of group %s: %w", l.Group, l.FetchErr)
 	}
+	if l.State == "Dead" && len(l.Members) == 0 && len(l.Lag) == 0 {
+		return fmt.Errorf("consumer group %s does not exist", l.Group)
+	}
 	proto := dash(l.ProtocolType)
 	if l.Protocol != "" {
 		proto += "/" + l.Protocol

@@ -111,6 +111,9 @@ func TestGroupCommands(t *testing.T) {
 	if list := mustRun(t, brokers, "", "group", "list"); strings.Contains(list, "readers") {
 		t.Errorf("deleted group still listed:\n%s", list)
 	}
+	if r := runCLI(t, brokers, "", "group", "describe", "readers"); r.err == nil || !strings.Contains(r.err.Error(), "does not exist") {
+		t.Errorf("describing a deleted group: %v", r.err)
+	}
 	if r := runCLI(t, brokers, "", "group", "reset-offsets", "readers", "--topic", "clicks"); r.err == nil {
 		t.Error("reset-offsets without a --to-* flag succeeded")
 	}
