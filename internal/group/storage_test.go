@@ -312,3 +312,51 @@ func TestCloseAnswersParkedRequests(t *testing.T) {
 		t.Errorf("join after Close: %v %+v", err, resp)
 	}
 }
+
+// TestReloadAfterCompaction: many commits over small segments, compacted by
+// the log's own Maintain, still reload to the last committed offsets.
+func TestReloadAfterCompaction(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "__consumer_offsets-0")
+	cfg := commitlog.DefaultConfig()
+	cfg.CleanupPolicy = "compact"
+	cfg.SegmentBytes = 4096
+	cfg.MinCleanableDirtyRatio = 0.01
+	open := func() *commitlog.Log {
+		l, err := commitlog.Open(dir, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	c, err := New(testConfig(), l, topicsOf(map[string]int32{"t": 4}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	for i := range 400 {
+		p := int32(i % 4)
+		mustHandle(t, c, commitReq("g", "", -1, "t", p, int64(i)))
+		want[p] = int64(i)
+	}
+	c.Close()
+	before := l.Size()
+	if err := l.Maintain(time.Now().Add(time.Hour)); err != nil {
+		t.Fatalf("compacting: %v", err)
+	}
+	t.Logf("__consumer_offsets: %d bytes before compaction, %d after", before, l.Size())
+	l.Close()
+
+	l = open()
+	defer l.Close()
+	c, err = New(testConfig(), l, topicsOf(map[string]int32{"t": 4}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for p, off := range want {
+		if got, ok := committed(c, "g", "t", p); !ok || got != off {
+			t.Errorf("partition %d after compaction and reload: %d (%v), want %d", p, got, ok, off)
+		}
+	}
+}
