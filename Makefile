@@ -12,7 +12,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-GOFILES = $(shell git ls-files --cached --others --exclude-standard -- '*.go' | grep -v '^third_party/')
+GOFILES = $(shell git ls-files --cached --others --exclude-standard -- '*.go')
 # Unit tests; the interop package is run separately (with RUNNEL_INTEROP=1) by `interop`.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/interop')
 TEST_FLAGS ?=

@@ -52,7 +52,7 @@ func decodeRequest(frame []byte, versions func(key int16) (min, max int16, ok bo
 	}
 	kreq.SetVersion(r.version)
 	if kreq.IsFlexible() {
-		kmsg.SkipTags(&b)
+		skipHeaderTags(&b)
 	}
 	if !b.Ok() {
 		return r, fmt.Errorf("%w: %s v%d: truncated header tags", errMalformed, kmsg.NameForKey(r.key), r.version)
@@ -62,6 +62,16 @@ func decodeRequest(frame []byte, versions func(key int16) (min, max int16, ok bo
 	}
 	r.kreq = kreq
 	return r, nil
+}
+
+// skipHeaderTags skips the request header's tagged fields, stopping at the
+// first failed read: kmsg.SkipTags keeps counting down a bogus tag count
+// (up to 2^32) after the bytes have run out.
+func skipHeaderTags(b *kbin.Reader) {
+	for n := b.Uvarint(); n > 0 && b.Ok(); n-- {
+		b.Uvarint() // tag key
+		b.Span(int(b.Uvarint()))
+	}
 }
 
 // appendResponse appends a framed response (size prefix, header, body).
