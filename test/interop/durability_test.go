@@ -140,3 +140,110 @@ func TestDurabilityKill9(t *testing.T) {
 		t.Fatalf("producing after restart: %v", err)
 	}
 }
+
+// TestIdempotentProducerAcrossKill9 keeps one idempotent franz-go producer
+// running while the server is killed with SIGKILL and restarted on the same
+// port: the client retries its in-flight batches against the new process,
+// whose producer state is rebuilt from the log tail. Every record must end
+// up in the log exactly once, in order.
+func TestIdempotentProducerAcrossKill9(t *testing.T) {
+	const (
+		topic      = "idempotent-restart"
+		partitions = 2
+		n          = 20000
+	)
+	srv := startServer(t)
+	createTopic(t, srv.Addr, topic, partitions, nil)
+	cl := newClient(t, srv.Addr,
+		kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(time.Millisecond),
+		kgo.RetryTimeout(time.Minute),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error // guarded by mu
+		acked    int   // guarded by mu
+	)
+	wg.Add(1)
+	go func() { // owned by this test: ends when all n records are answered
+		defer wg.Done()
+		for i := 0; i < n; i++ {
+			r := &kgo.Record{
+				Partition: int32(i % partitions),
+				Key:       fmt.Appendf(nil, "key-%d", i),
+				Value:     fmt.Appendf(nil, "value %d", i),
+			}
+			cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				acked++
+			})
+		}
+		if err := cl.Flush(ctx); err != nil {
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			mu.Unlock()
+		}
+	}()
+	// Kill once a part is acknowledged, with more in flight.
+	for {
+		mu.Lock()
+		a := acked
+		mu.Unlock()
+		if a >= n/4 {
+			t.Logf("kill -9 with %d of %d records answered", a, n)
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("only %d records answered before the kill", a)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	kill9(t, srv)
+	time.Sleep(200 * time.Millisecond) // let the client see the dead connection and retry
+	restart(t, srv)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatalf("idempotent producer across kill -9: %v", firstErr)
+	}
+
+	recs := consumeAll(t, srv.Addr, topic, n, time.Minute)
+	seen := make(map[string]int, n)
+	last := map[int32]int{}
+	for _, r := range recs {
+		seen[string(r.Key)]++
+		i := keyIndex(r.Key)
+		if l, ok := last[r.Partition]; ok && i <= l {
+			t.Errorf("partition %d: key-%d after key-%d (reordered or duplicated)", r.Partition, i, l)
+		}
+		last[r.Partition] = i
+	}
+	dups := 0
+	for _, c := range seen {
+		if c > 1 {
+			dups++
+		}
+	}
+	if len(seen) != n || dups > 0 || len(recs) != n {
+		t.Errorf("log holds %d records, %d distinct keys of %d, %d keys duplicated", len(recs), len(seen), n, dups)
+	}
+	// consumeAll stops at n records; make sure nothing extra is in the log.
+	var total int64
+	for _, e := range endOffsets(t, srv.Addr, topic) {
+		total += e
+	}
+	if total != n {
+		t.Errorf("log end offsets sum to %d, want exactly %d (duplicates written)", total, n)
+	}
+}
