@@ -12,7 +12,8 @@
 
 SHELL := /bin/bash
 GO ?= go
-GOFILES = $(shell git ls-files --cached --others --exclude-standard -- '*.go')
+# Every Go file of the module (works without git, e.g. from a tarball).
+GOFILES = $(shell find . -name '*.go' -not -path './.deps/*' -not -path '*/node_modules/*' -not -path './.git/*')
 # Unit tests; the interop package is run separately (with RUNNEL_INTEROP=1) by `interop`.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/interop')
 TEST_FLAGS ?=
@@ -61,6 +62,8 @@ fix-fmt:
 verify-vet:
 	$(GO) vet ./...
 
+# verify-mod runs `go mod tidy` and restores go.mod/go.sum afterwards; not part
+# of `make test` (it rewrites go.mod while it runs).
 verify-mod:
 	@cp go.mod /tmp/runnel-go.mod.bak; cp go.sum /tmp/runnel-go.sum.bak; \
 	$(GO) mod tidy; rc=0; \
