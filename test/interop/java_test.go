@@ -77,6 +77,9 @@ func TestJavaTools(t *testing.T) {
 			if string(r.Key) != fmt.Sprintf("k%d", i) || string(r.Value) != fmt.Sprintf("console line %d", i) {
 				t.Fatalf("record %d: key %q value %q", i, r.Key, r.Value)
 			}
+			if c := r.Attrs.CompressionType(); c != 3 {
+				t.Fatalf("record %d stored with compression %d, want 3 (lz4)", i, c)
+			}
 		}
 
 		// Partition-level consumption (assign, no consumer group).
