@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// kafkajsCodecs are the codecs kafkajs ships without extra packages.
-var kafkajsCodecs = []string{"none", "gzip"}
+// kafkajsCodecs are the codecs kafkajs handles in pure JavaScript: its own
+// gzip and kafkajs-snappy (lz4 and zstd codecs need native builds).
+var kafkajsCodecs = []string{"none", "gzip", "snappy"}
 
 // TestKafkajs produces with kafkajs (idempotent, acks=all) and checks the
 // records with franz-go, then produces with franz-go and consumes with
@@ -39,6 +40,9 @@ func TestKafkajs(t *testing.T) {
 			}
 			var got []testRecord
 			for _, r := range consumeAll(t, srv.Addr, topic, n, time.Minute) {
+				if c := int8(r.Attrs.CompressionType()); c != kcatCodecIDs[codec] {
+					t.Fatalf("record at %d/%d stored with compression %d, want %d (%s)", r.Partition, r.Offset, c, kcatCodecIDs[codec], codec)
+				}
 				g := testRecord{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value}
 				for _, h := range r.Headers {
 					g.Headers = append(g.Headers, testHeader{Key: h.Key, Value: h.Value})

@@ -4,7 +4,7 @@
 //     creates TOPIC (2 partitions) unless it exists, then sends COUNT records
 //     with an idempotent producer (acks=all): key "key-<i>", value
 //     "kafkajs value <i> ...", header index=<i>, partition i%2, compressed
-//     with CODEC (none or gzip: the codecs kafkajs ships). Prints
+//     with CODEC (none, gzip, or snappy via kafkajs-snappy). Prints
 //     {"acked": COUNT} on success.
 //   node interop.js consume BROKER TOPIC COUNT
 //     reads every partition of TOPIC from offset 0 with plain Fetch requests
@@ -13,7 +13,9 @@
 //     {"partition","offset","key","value","headers"} with key/value base64.
 'use strict'
 
-const { Kafka, CompressionTypes, logLevel } = require('kafkajs')
+const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
+// kafkajs ships gzip only; snappy comes from the kafkajs-snappy codec (pure JS).
+CompressionCodecs[CompressionTypes.Snappy] = require('kafkajs-snappy')
 
 const [cmd, broker, topic, countArg, codec = 'none'] = process.argv.slice(2)
 const count = Number(countArg)
@@ -29,6 +31,7 @@ function codecType (name) {
   switch (name) {
     case 'none': return CompressionTypes.None
     case 'gzip': return CompressionTypes.GZIP
+    case 'snappy': return CompressionTypes.Snappy
     default: throw new Error(`kafkajs has no built-in codec ${name}`)
   }
 }
