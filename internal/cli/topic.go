@@ -6,6 +6,7 @@ package cli
 // runnel or any Kafka cluster.
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -221,7 +222,7 @@ func writeTopicSummary(out io.Writer, t kadm.TopicDetail, ends kadm.ListedOffset
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAME\t%s\n", t.Topic)
 	if t.ID != (kadm.TopicID{}) {
-		fmt.Fprintf(tw, "ID\t%s\n", t.ID)
+		fmt.Fprintf(tw, "ID\t%s\n", kafkaUUID(t.ID))
 	}
 	fmt.Fprintf(tw, "INTERNAL\t%v\n", t.IsInternal)
 	fmt.Fprintf(tw, "PARTITIONS\t%d\n", len(t.Partitions))
@@ -371,4 +372,10 @@ func newTopicAlterConfigCmd(g *Globals) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&sets, "set", "s", nil, "config key=value to set (repeatable)")
 	cmd.Flags().StringArrayVarP(&deletes, "delete", "d", nil, "config key to delete, reverting to the default (repeatable)")
 	return cmd
+}
+
+// kafkaUUID prints a topic id the way Kafka's own tools do (Uuid.toString):
+// URL-safe base64 without padding.
+func kafkaUUID(id kadm.TopicID) string {
+	return base64.RawURLEncoding.EncodeToString(id[:])
 }

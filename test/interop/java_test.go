@@ -46,6 +46,12 @@ func TestJavaTools(t *testing.T) {
 				t.Errorf("TopicCommand --describe lacks %q:\n%s", want, res.Stdout)
 			}
 		}
+		// Kafka's tool and ours print the same topic id (Kafka's Uuid text form).
+		javaID := regexp.MustCompile(`TopicId: (\S+)`).FindStringSubmatch(res.Stdout)
+		ours := runCmd(t, time.Minute, "", nil, runnelBin, "--brokers", srv.Addr, "topic", "describe", topic).mustOK(t).Stdout
+		if javaID == nil || !regexp.MustCompile(`(?m)^ID\s+`+regexp.QuoteMeta(javaID[1])+`$`).MatchString(ours) {
+			t.Errorf("topic ids differ: TopicCommand says %q, runnel topic describe says:\n%s", javaID, ours)
+		}
 		for p := 0; p < 4; p++ {
 			if !regexp.MustCompile(fmt.Sprintf(`Partition: %d\s+Leader: \d+`, p)).MatchString(res.Stdout) {
 				t.Errorf("TopicCommand --describe lacks partition %d with a leader:\n%s", p, res.Stdout)
