@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,9 @@ func StartBroker(ctx context.Context, opts BrokerOptions) (*Broker, error) {
 	set, err := loadSettings(opts.ConfigFile, opts.Settings)
 	if err != nil {
 		return nil, err
+	}
+	if unused := set.unused(); len(unused) > 0 {
+		logger.Warn("ignoring broker settings runnel does not use", "settings", strings.Join(unused, ","))
 	}
 	dataDir := opts.DataDir
 	if dataDir == "" {

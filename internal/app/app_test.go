@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -178,5 +179,36 @@ func TestCloseAnswersParkedFetch(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Close took %v with a parked fetch", d)
+	}
+}
+
+// TestUnusedSettingsAreReported: a server.properties brought from Kafka is
+// accepted, and the settings runnel does not read are named in a warning
+// instead of being dropped silently.
+func TestUnusedSettingsAreReported(t *testing.T) {
+	var logs strings.Builder
+	b := start(t, app.BrokerOptions{
+		DataDir: t.TempDir(),
+		Settings: map[string]string{
+			"zookeeper.connect":    "localhost:2181", // not used: reported
+			"num.network.threads":  "3",              // not used: reported
+			"num.partitions":       "2",              // read by the broker
+			"log.retention.hours":  "1",              // a topic default
+			"message.max.bytes":    "2000000",        // a topic default
+			"advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+		},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err := b.Close(); err != nil { // no more log writes after this
+		t.Fatal(err)
+	}
+	var warning string
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "does not use") {
+			warning = line
+		}
+	}
+	if !strings.Contains(warning, "settings=num.network.threads,zookeeper.connect") {
+		t.Errorf("want a warning naming exactly the unused settings, got logs:\n%s", logs.String())
 	}
 }

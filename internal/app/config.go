@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/runnel/runnel/internal/properties"
+	"github.com/runnel/runnel/internal/topic"
 )
 
 // Broker setting names runnel reads itself (Kafka names). Topic defaults
@@ -70,6 +72,27 @@ func loadSettings(file string, overrides map[string]string) (settings, error) {
 		s[k] = strings.TrimSpace(v)
 	}
 	return s, nil
+}
+
+// unused lists the settings runnel does not read (sorted), so a
+// server.properties brought from Kafka is accepted but nothing in it is
+// silently dropped.
+func (s settings) unused() []string {
+	var out []string
+	for k := range s {
+		if _, ok := defaultSettings[k]; ok || knownSettings[k] || topic.IsBrokerDefault(k) {
+			continue
+		}
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// knownSettings are the settings read here that have no reported default.
+var knownSettings = map[string]bool{
+	settingBrokerID: true, settingClusterID: true, settingListeners: true, settingAdvertised: true,
+	settingLogDirs: true, settingLogDir: true, "offsets.retention.check.interval.ms": true,
 }
 
 // withDefaults returns the settings with defaults filled in, as

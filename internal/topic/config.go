@@ -163,6 +163,21 @@ func ValidateConfig(name, value string) error {
 	return nil
 }
 
+// IsBrokerDefault reports whether a Kafka broker setting is one that
+// BrokerDefaults turns into a topic config default.
+func IsBrokerDefault(setting string) bool {
+	switch setting {
+	case "log.retention.hours", "log.retention.minutes", "log.roll.hours", "log.roll.jitter.hours":
+		return true
+	}
+	for _, s := range specs {
+		if s.broker == setting {
+			return true
+		}
+	}
+	return false
+}
+
 // BrokerDefaults derives the broker-wide topic config defaults from Kafka
 // broker settings (log.retention.hours, log.segment.bytes, message.max.bytes,
 // ...). Settings that are not topic defaults are ignored. The hours and
