@@ -21,13 +21,14 @@ import (
 func init() { register("produce", newProduceCmd) }
 
 type produceFlags struct {
-	keySep      string
-	headers     []string
-	compression string
-	acks        string
-	partition   int32
-	maxLine     int
-	lingerMs    int
+	keySep          string
+	headers         []string
+	compression     string
+	acks            string
+	partition       int32
+	maxLine         int
+	lingerMs        int
+	deliveryTimeout time.Duration
 }
 
 func newProduceCmd(g *Globals) *cobra.Command {
@@ -55,6 +56,7 @@ any record failed.`,
 	fl.Int32VarP(&f.partition, "partition", "p", -1, "send every record to this partition (-1: hash the key, or spread keyless records)")
 	fl.IntVar(&f.maxLine, "max-line-bytes", 16<<20, "longest line accepted")
 	fl.IntVar(&f.lingerMs, "linger-ms", 0, "wait up to this long to fill batches")
+	fl.DurationVar(&f.deliveryTimeout, "delivery-timeout", 2*time.Minute, "fail a record not acknowledged within this long, e.g. while no broker is reachable (Kafka's delivery.timeout.ms)")
 	return cmd
 }
 
@@ -114,6 +116,9 @@ func runProduce(ctx context.Context, g *Globals, topic string, f produceFlags, i
 		headers = append(headers, kgo.RecordHeader{Key: kv[0], Value: []byte(kv[1])})
 	}
 	opts, err := producerOpts(f.compression, f.acks, f.lingerMs)
+	if f.deliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(f.deliveryTimeout))
+	}
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -183,6 +184,26 @@ func TestConsumeJSON(t *testing.T) {
 			r.Key == nil || *r.Key != "k" || r.Value == nil || *r.Value != fmt.Sprintf("v%d", i+1) ||
 			len(r.Headers) != 1 || r.Headers[0].Key != "h" || *r.Headers[0].Value != "x" {
 			t.Errorf("record %d = %+v", i, r)
+		}
+	}
+}
+
+// TestProduceBrokerUnreachable: with no broker listening, every line fails
+// after --delivery-timeout with the dial error, instead of hanging.
+func TestProduceBrokerUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here now
+	r := runCLI(t, addr, "a\nb\n", "produce", "fred", "--delivery-timeout", "1s")
+	if r.err == nil || !strings.Contains(r.err.Error(), "2 of 2 records failed") {
+		t.Fatalf("error %v, want 2 of 2 records failed", r.err)
+	}
+	for _, want := range []string{"line 1:", "line 2:", "connection refused"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
 	}
 }
