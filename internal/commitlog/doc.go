@@ -79,6 +79,35 @@
 // segments are rebuilt. Without a usable checkpoint every segment is
 // rescanned.
 //
+// # A failed fdatasync
+//
+// Linux may drop dirty pages whose writeback failed and report the error
+// only once, so after a failed fdatasync nothing written since the last
+// successful one may be called durable. The log then rolls back (as does a
+// failed sync while rolling a segment or in Flush): it truncates the
+// active segment to the last synced position and rewinds the log end
+// offset, index entries, max timestamp and producer state (rebuilt from
+// the checkpoint and the batches after it) to that point. Every append
+// waiting on the failed sync, and every durable append whose bytes were
+// cut, fails with ErrStorage, so an idempotent retry is appended again,
+// never answered as a Duplicate of bytes that may not be on disk. If the
+// truncate fails too, the log stays failed (Append, Flush and Read return
+// ErrStorage) and each Append or Flush retries the rollback, so appends
+// work again once the disk recovers (ENOSPC: when space returns).
+//
+// Rolled back are also non-durable (acks=0/1) appends written after the
+// last sync: they were acknowledged without a durability promise and are
+// lost; the producer's next sequence then gets ErrOutOfOrderSequence, as
+// from Kafka after losing an unreplicated tail. Readers may already have
+// fetched rolled-back records (Read serves up to the log end offset, not
+// only synced bytes): their next fetch past the new end gets
+// ErrOffsetOutOfRange, and the offsets are reused by later appends, as
+// after a Kafka unclean leader election. A Slice opened on cut bytes
+// reads short: AppendTo fails with ErrStorage, WriteTo returns an error
+// (sendfile) or fewer than Len bytes (plain copy), or, if appends after
+// the rollback refilled those positions, the new bytes (Fetch holds a
+// Slice only while sending one response, so that window is short).
+//
 // # Locks
 //
 // Log lock order: maintMu, syncMu, mu, ckptMu, then a segment's idxMu

@@ -2,11 +2,15 @@ package commitlog
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
 	"math"
+	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +48,14 @@ type Log struct {
 	unflushedMsgs int64
 	lastFlush     time.Time
 	badTail       int64 // guarded by mu: size to truncate the active segment to before the next write, or -1
+	durPos        int64 // guarded by mu: bytes of the active segment known fdatasync'ed (they hold offsets below synced)
+	failed        bool  // guarded by mu: a sync failed and the rollback to durPos is not done yet
+
+	// rolled marks the last rollback after a failed sync (nil before the
+	// first). Stored with mu held, before anything is truncated, so a
+	// waiter that sees the mark it captured at append time unchanged
+	// after seeing synced >= its target knows its bytes are durable.
+	rolled atomic.Pointer[rollbackMark]
 
 	next     atomic.Int64 // log end offset; written with mu held
 	logStart atomic.Int64 // written with mu held
@@ -81,14 +93,14 @@ func (l *Log) Append(batches []byte, durable bool) (AppendResult, error) {
 	if err != nil {
 		return AppendResult{}, err
 	}
-	res, needSync, err := l.appendLocked(batches, infos, cfg)
+	res, needSync, mark, err := l.appendLocked(batches, infos, cfg)
 	if err != nil {
 		return res, err
 	}
 	// A duplicate is acknowledged like the original would be: only once
 	// the original bytes are durable.
 	if durable || needSync {
-		if err := l.syncTo(res.LastOffset + 1); err != nil {
+		if err := l.syncTo(res.LastOffset+1, mark); err != nil {
 			return AppendResult{}, err
 		}
 	}
@@ -124,11 +136,25 @@ func validateBatches(b []byte, maxBytes int32) ([]batchInfo, error) {
 	return infos, nil
 }
 
-func (l *Log) appendLocked(b []byte, infos []batchInfo, cfg *Config) (AppendResult, bool, error) {
+// appendLocked writes the batches under mu and returns, besides the
+// result, whether a flush.messages sync is due and the rollback mark the
+// append happened under (for syncTo).
+func (l *Log) appendLocked(b []byte, infos []batchInfo, cfg *Config) (AppendResult, bool, *rollbackMark, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	res, needSync, err := l.appendMuLocked(b, infos, cfg)
+	return res, needSync, l.rolled.Load(), err
+}
+
+// appendMuLocked does the work of appendLocked. Caller holds mu for writing.
+func (l *Log) appendMuLocked(b []byte, infos []batchInfo, cfg *Config) (AppendResult, bool, error) {
 	if l.closed {
 		return AppendResult{}, false, ErrClosed
+	}
+	if l.failed {
+		if err := l.repairLocked(); err != nil {
+			return AppendResult{}, false, err
+		}
 	}
 	// Idempotence checks, against a scratch copy for multi-batch appends.
 	var scratch map[int64]*producerState
@@ -261,57 +287,240 @@ func (l *Log) repairTail() error {
 	return nil
 }
 
+// rollbackMark records one rollback of the log after a failed sync.
+type rollbackMark struct {
+	gen   int64 // 1 for the first rollback of this Log, then 2, ...
+	point int64 // log end offset rolled back to: offsets below it stayed
+	cause error // the failed sync (matches ErrStorage)
+}
+
+// durableCheck reports whether the outcome for an append whose bytes end
+// before target, written under rollback mark m0, is known: nil when they
+// are durable, an ErrStorage error when they were rolled back.
+func (l *Log) durableCheck(target int64, m0 *rollbackMark) (bool, error) {
+	synced := l.synced.Load() // before rolled: see the comment on Log.rolled
+	m := l.rolled.Load()
+	if m == m0 {
+		return synced >= target, nil
+	}
+	g0 := int64(0)
+	if m0 != nil {
+		g0 = m0.gen
+	}
+	if m.gen == g0+1 && target <= m.point {
+		return true, nil // durable before the one rollback since the append
+	}
+	return true, fmt.Errorf("making offsets below %d durable: rolled back to offset %d after a failed sync: %w", target, m.point, m.cause)
+}
+
 // syncTo makes every offset below target durable, sharing the fdatasync
 // with concurrent callers: whoever holds syncMu syncs everything written so
-// far, and the waiters behind it find their offsets already covered.
-func (l *Log) syncTo(target int64) error {
-	if l.synced.Load() >= target {
-		return nil
+// far, and the waiters behind it find their offsets already covered. m0 is
+// the rollback mark the bytes were appended under: if a sync failed since
+// and the bytes were rolled back, syncTo reports ErrStorage.
+func (l *Log) syncTo(target int64, m0 *rollbackMark) error {
+	if done, err := l.durableCheck(target, m0); done {
+		return err
 	}
 	l.syncMu.Lock()
 	defer l.syncMu.Unlock()
-	if l.synced.Load() >= target {
-		return nil
+	if done, err := l.durableCheck(target, m0); done {
+		return err
 	}
-	return l.syncLocked()
+	if err := l.syncLocked(); err != nil {
+		return err
+	}
+	if done, err := l.durableCheck(target, m0); done {
+		return err
+	}
+	return fmt.Errorf("making offsets below %d durable: the sync did not cover them: %w", target, ErrStorage)
 }
 
 // syncLocked fdatasyncs the active segment. Caller holds syncMu (not mu).
+// When the fdatasync fails, the log is rolled back to what the last
+// successful sync covered.
 func (l *Log) syncLocked() error {
-	l.mu.RLock()
+	l.mu.Lock()
 	if l.closed {
-		l.mu.RUnlock()
+		l.mu.Unlock()
 		return ErrClosed
 	}
+	if l.failed {
+		if err := l.repairLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
 	seg := l.segs[len(l.segs)-1]
-	end := l.next.Load()
+	end, pos, m0 := l.next.Load(), seg.size, l.rolled.Load()
 	seg.acquire()
-	l.mu.RUnlock()
+	l.mu.Unlock()
 	err := seg.file.Datasync()
 	seg.release()
-	if err != nil {
-		return storageErr("syncing segment "+filepath.Base(seg.path), err)
-	}
-	if end > l.synced.Load() {
-		l.synced.Store(end)
-	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		err = storageErr("syncing segment "+filepath.Base(seg.path), err)
+		l.rollbackLocked(err)
+		return err
+	}
+	if !l.noteSyncedLocked(m0, seg, end, pos) && l.rolled.Load() != m0 {
+		return fmt.Errorf("syncing segment %s: %w", filepath.Base(seg.path), l.rolled.Load().cause)
+	}
 	l.unflushedMsgs = 0
 	l.lastFlush = l.clock()
-	l.mu.Unlock()
+	return nil
+}
+
+// noteSyncedLocked records that a sync of seg, started under rollback mark
+// m0 when the log ended at offset end and seg at byte pos, succeeded. It
+// reports false, recording nothing, when the log was rolled back or rolled
+// to a new segment meanwhile (a roll syncs everything itself). Caller holds
+// mu for writing.
+func (l *Log) noteSyncedLocked(m0 *rollbackMark, seg *segment, end, pos int64) bool {
+	if l.rolled.Load() != m0 || l.closed || seg != l.segs[len(l.segs)-1] {
+		return false
+	}
+	if end >= l.synced.Load() {
+		l.synced.Store(end)
+		l.durPos = pos
+	}
+	return true
+}
+
+// rollbackLocked handles a failed fdatasync of the active segment: nothing
+// written since the last successful sync may be acknowledged as durable,
+// because the kernel may have dropped those pages (and a later fdatasync
+// would not report it again). It publishes a new rollback mark, so every
+// waiter on bytes past the durable point fails with cause, then truncates
+// the active segment back to the durable point (repairLocked); if that
+// fails too, the log stays failed and the next Append, sync or Flush
+// retries the repair. Caller holds mu for writing.
+func (l *Log) rollbackLocked(cause error) {
+	if l.closed {
+		return
+	}
+	var gen int64 = 1
+	if m := l.rolled.Load(); m != nil {
+		gen = m.gen + 1
+	}
+	l.rolled.Store(&rollbackMark{gen: gen, point: l.synced.Load(), cause: cause})
+	l.failed = true
+	l.logger.Error("sync failed; rolling the log back to its last synced offset", "dir", l.dir,
+		"offset", l.synced.Load(), "logEndOffset", l.next.Load(), "err", cause)
+	if err := l.repairLocked(); err != nil {
+		l.logger.Error("rolling the log back after a failed sync", "dir", l.dir, "err", err)
+	}
+}
+
+// repairLocked truncates the active segment to durPos and rewinds the
+// in-memory state to the synced offset: index entries, log end offset,
+// timestamps and producer state (rebuilt from the recovery checkpoint and
+// the batches after it). Caller holds mu for writing and l.failed is set.
+func (l *Log) repairLocked() error {
+	active := l.segs[len(l.segs)-1]
+	pos, next := l.durPos, l.synced.Load()
+	if err := active.file.Truncate(pos); err != nil {
+		return storageErr("truncating segment "+filepath.Base(active.path)+" after a failed sync", err)
+	}
+	if _, err := active.file.Seek(pos, io.SeekStart); err != nil {
+		return storageErr("seeking segment "+filepath.Base(active.path), err)
+	}
+	l.badTail = -1
+	// Index files only ever hold entries below durPos (they are written
+	// after a successful sync), so only the memory copy is cut; the full
+	// slice expression keeps snapshots taken by flushLocked intact.
+	n := sort.Search(len(active.entries), func(i int) bool { return int64(active.entries[i].pos) >= pos })
+	active.entries = active.entries[:n:n]
+	active.maxTs, active.maxTsOff, active.next = -1, -1, active.base
+	if err := l.tailStateFromIndex(active, pos); err != nil {
+		return err
+	}
+	active.next = next
+	if pos == 0 {
+		active.rollAtMs = -1
+	}
+	if l.maxTsOff >= next || (l.maxTsSeg == active && l.maxTsPos >= pos) {
+		l.maxTs, l.maxTsOff, l.maxTsSeg = -1, -1, nil
+		for _, s := range l.segs {
+			if s.maxTs > l.maxTs || (s.maxTs >= 0 && l.maxTs < 0) {
+				l.maxTs, l.maxTsOff = s.maxTs, s.maxTsOff
+			}
+		}
+	}
+	if err := l.rebuildProducersLocked(); err != nil {
+		return err
+	}
+	l.next.Store(next)
+	if l.logStart.Load() > next {
+		l.logStart.Store(next)
+	}
+	l.unflushedMsgs = 0
+	l.failed = false
+	close(l.changed) // wake long polls: the log end offset moved back
+	l.changed = make(chan struct{})
+	l.logger.Warn("log rolled back after a failed sync", "dir", l.dir, "logEndOffset", next)
+	return nil
+}
+
+// rebuildProducersLocked rebuilds the producer state from the recovery
+// checkpoint (which never describes more than the synced bytes) and the
+// batches after it, as Open does. Caller holds mu for writing.
+func (l *Log) rebuildProducersLocked() error {
+	ck, err := readCheckpointFile(l.fs, l.dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		l.logger.Warn("ignoring unreadable checkpoint; replaying producer state from every segment", "dir", l.dir, "err", err)
+	}
+	ckIdx := -1
+	if err == nil {
+		for i, s := range l.segs {
+			if s.base == ck.segBase && ck.pos <= s.size {
+				ckIdx = i
+			}
+		}
+	}
+	prods := map[int64]*producerState{}
+	from := 0
+	if ckIdx >= 0 {
+		for id, st := range ck.producers {
+			prods[id] = st.clone()
+		}
+		from = ckIdx
+	} else {
+		ck = nil
+	}
+	saved := l.producers
+	l.producers = prods
+	for i := from; i < len(l.segs); i++ {
+		if err := l.replayProducers(l.segs[i], ck, i == ckIdx); err != nil {
+			l.producers = saved
+			return err
+		}
+	}
 	return nil
 }
 
 // roll syncs the active segment, writes its index and starts a new one at
 // the log end offset. Caller holds mu for writing.
 func (l *Log) roll() error {
+	if l.failed {
+		if err := l.repairLocked(); err != nil {
+			return err
+		}
+	}
 	active := l.segs[len(l.segs)-1]
 	next := l.next.Load()
 	if active.size == 0 {
 		return nil
 	}
 	if err := active.file.Datasync(); err != nil {
-		return storageErr("syncing segment "+filepath.Base(active.path)+" before rolling", err)
+		err = storageErr("syncing segment "+filepath.Base(active.path)+" before rolling", err)
+		l.rollbackLocked(err)
+		return err
+	}
+	if next > l.synced.Load() {
+		l.synced.Store(next)
+		l.durPos = active.size
 	}
 	if err := active.flushIndex(active.entries, false); err != nil {
 		return err
@@ -322,9 +531,7 @@ func (l *Log) roll() error {
 	}
 	seg.rollAtMs = -1
 	l.segs = append(l.segs, seg)
-	if next > l.synced.Load() {
-		l.synced.Store(next)
-	}
+	l.durPos = 0
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return storageErr("syncing directory after rolling", err)
 	}
@@ -377,18 +584,38 @@ func (l *Log) flushLocked() error {
 		l.mu.Unlock()
 		return ErrClosed
 	}
+	if l.failed {
+		if err := l.repairLocked(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
 	active := l.segs[len(l.segs)-1]
 	ck := l.captureCheckpoint()
 	ents := active.entries
+	m0 := l.rolled.Load()
 	active.acquire()
 	l.mu.Unlock()
 	defer active.release()
 
 	if err := active.file.Datasync(); err != nil {
-		return storageErr("syncing segment "+filepath.Base(active.path), err)
+		err = storageErr("syncing segment "+filepath.Base(active.path), err)
+		l.mu.Lock()
+		l.rollbackLocked(err)
+		l.mu.Unlock()
+		return err
 	}
-	if ck.next > l.synced.Load() {
-		l.synced.Store(ck.next)
+	// Index entries and the checkpoint are written only for a state
+	// recorded as synced, so a later rollback never cuts below them.
+	l.mu.Lock()
+	ok := l.noteSyncedLocked(m0, active, ck.next, ck.pos)
+	m := l.rolled.Load()
+	l.mu.Unlock()
+	if !ok {
+		if m != m0 {
+			return fmt.Errorf("syncing segment %s: %w", filepath.Base(active.path), m.cause)
+		}
+		return nil // rolled to a new segment, which synced and checkpointed this one
 	}
 	if err := active.flushIndex(ents, false); err != nil {
 		return err

@@ -71,6 +71,9 @@ func (l *Log) Read(offset int64, maxBytes int32) (*Slice, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
+	if l.failed {
+		return nil, fmt.Errorf("reading offset %d: the log failed to sync and is not rolled back yet: %w", offset, ErrStorage)
+	}
 	start, end := l.logStart.Load(), l.next.Load()
 	if offset < start || offset > end {
 		return nil, fmt.Errorf("reading offset %d of log [%d, %d]: %w", offset, start, end, ErrOffsetOutOfRange)

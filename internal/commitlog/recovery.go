@@ -201,6 +201,7 @@ func (l *Log) recover() error {
 	active := l.segs[len(l.segs)-1]
 	l.next.Store(active.next)
 	l.synced.Store(active.next)
+	l.durPos = active.size
 	start := l.segs[0].base
 	if ck != nil && ck.logStart > start && ck.logStart <= active.next {
 		start = ck.logStart
