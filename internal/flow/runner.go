@@ -1,0 +1,122 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// SinkRunner moves events from one channel to one sink: take a batch in a
+// transaction, Deliver, Commit; on a failed delivery Rollback (the events go
+// back to the channel) and retry after a backoff. When the channel is empty
+// it polls with a shorter backoff.
+type SinkRunner struct {
+	Name    string
+	Channel Channel
+	Sink    Sink
+	// BatchSize is the most events per transaction (default: the sink's
+	// BatchSize, else 100).
+	BatchSize int
+	// IdleMin/IdleMax bound the poll interval on an empty channel
+	// (default 5ms..250ms, doubling).
+	IdleMin, IdleMax time.Duration
+	// FailMin/FailMax bound the retry interval after a failed delivery
+	// (default 100ms..5s, doubling; 5s is Flume's maxBackoffSleep).
+	FailMin, FailMax time.Duration
+	Logger           *slog.Logger
+}
+
+func (r *SinkRunner) defaults() {
+	if r.BatchSize <= 0 {
+		r.BatchSize = 100
+		if b, ok := r.Sink.(BatchSizer); ok && b.BatchSize() > 0 {
+			r.BatchSize = b.BatchSize()
+		}
+	}
+	if r.IdleMin <= 0 {
+		r.IdleMin = 5 * time.Millisecond
+	}
+	if r.IdleMax <= 0 {
+		r.IdleMax = 250 * time.Millisecond
+	}
+	if r.FailMin <= 0 {
+		r.FailMin = 100 * time.Millisecond
+	}
+	if r.FailMax <= 0 {
+		r.FailMax = 5 * time.Second
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Run moves batches until ctx is done and returns nil then. It runs in the
+// caller's goroutine and starts none of its own.
+func (r *SinkRunner) Run(ctx context.Context) error {
+	r.defaults()
+	idle, fail := time.Duration(0), time.Duration(0)
+	for ctx.Err() == nil {
+		n, err := r.Process(ctx)
+		var wait time.Duration
+		switch {
+		case err != nil:
+			idle = 0
+			fail = next(fail, r.FailMin, r.FailMax)
+			wait = fail
+			if ctx.Err() == nil {
+				r.Logger.Warn("sink delivery failed; batch rolled back, retrying", "sink", r.Name, "retry_in", wait, "err", err)
+			}
+		case n == 0:
+			fail = 0
+			idle = next(idle, r.IdleMin, r.IdleMax)
+			wait = idle
+		default:
+			idle, fail = 0, 0
+			continue
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func next(cur, lo, hi time.Duration) time.Duration {
+	if cur == 0 {
+		return lo
+	}
+	return min(cur*2, hi)
+}
+
+// Process runs one transaction and returns how many events it delivered.
+// Exported so tests and front ends can step a runner deterministically.
+func (r *SinkRunner) Process(ctx context.Context) (int, error) {
+	r.defaults()
+	tx := r.Channel.Begin()
+	batch := make([]Event, 0, r.BatchSize)
+	for len(batch) < r.BatchSize {
+		e, ok, err := tx.Take(ctx)
+		if err != nil {
+			return 0, errors.Join(fmt.Errorf("taking from channel: %w", err), tx.Rollback())
+		}
+		if !ok {
+			break
+		}
+		batch = append(batch, e)
+	}
+	if len(batch) == 0 {
+		return 0, tx.Commit()
+	}
+	if err := r.Sink.Deliver(ctx, batch); err != nil {
+		return 0, errors.Join(fmt.Errorf("delivering %d events: %w", len(batch), err), tx.Rollback())
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("committing take of %d delivered events: %w", len(batch), err)
+	}
+	return len(batch), nil
+}

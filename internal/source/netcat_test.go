@@ -1,0 +1,167 @@
+package source
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/runnel/runnel/internal/channel"
+	"github.com/runnel/runnel/internal/flow"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startNetcat builds a netcat source from keys (bind and port filled in) and
+// runs it into ch until the test ends.
+func startNetcat(t *testing.T, ch flow.Channel, keys map[string]string) string {
+	t.Helper()
+	reg, ok := flow.Lookup(flow.KindSource, "NetCat")
+	if !ok {
+		t.Fatal("netcat not registered")
+	}
+	raw := map[string]string{"bind": "127.0.0.1", "port": "0"}
+	for k, v := range keys {
+		raw[k] = v
+	}
+	cfg, _, err := reg.Spec.Validate("r1", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := reg.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := v.(*Netcat)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	proc := &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}}
+	wg.Go(func() {
+		if err := src.Run(ctx, proc); err != nil {
+			t.Errorf("netcat Run: %v", err)
+		}
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	deadline := time.Now().Add(5 * time.Second)
+	for src.ListenAddr() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("netcat source did not start listening")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return src.ListenAddr().String()
+}
+
+func bodies(t *testing.T, ch flow.Channel) []string {
+	t.Helper()
+	tx := ch.Begin()
+	defer tx.Commit()
+	var out []string
+	for {
+		e, ok, err := tx.Take(context.Background())
+		if err != nil || !ok {
+			return out
+		}
+		out = append(out, string(e.Body))
+	}
+}
+
+func TestNetcat(t *testing.T) {
+	cases := []struct {
+		name       string
+		keys       map[string]string
+		capacity   int
+		send       string
+		wantReply  []string
+		wantEvents []string
+	}{
+		{name: "every line acknowledged and committed", capacity: 100,
+			send:       "hello\nworld\r\n\nlast line without newline",
+			wantReply:  []string{"OK", "OK", "OK"},
+			wantEvents: []string{"hello", "world\r", ""}},
+		{name: "line longer than max-line-length refused", capacity: 100,
+			keys:       map[string]string{"max-line-length": "6"},
+			send:       "12345\n123456\nabc\n",
+			wantReply:  []string{"OK", "FAILED: Event exceeds the maximum length (6 chars, including newline)", "OK"},
+			wantEvents: []string{"12345", "abc"}},
+		{name: "ack-every-event false stays silent", capacity: 100,
+			keys:       map[string]string{"ack-every-event": "false"},
+			send:       "a\nb\n",
+			wantEvents: []string{"a", "b"}},
+		{name: "full channel answers FAILED", capacity: 1,
+			send:       "a\nb\n",
+			wantReply:  []string{"OK", "FAILED: putting 1 events to channel c1: no room within keep-alive 0s (capacity 1 events, byteCapacity 0): channel is full"},
+			wantEvents: []string{"a"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ch := channel.NewMemory(tc.capacity, tc.capacity, 0, 0)
+			addr := startNetcat(t, ch, tc.keys)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(tc.send)); err != nil {
+				t.Fatal(err)
+			}
+			conn.(*net.TCPConn).CloseWrite()
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var replies []string
+			sc := bufio.NewScanner(conn)
+			for sc.Scan() {
+				replies = append(replies, sc.Text())
+			}
+			if err := sc.Err(); err != nil {
+				t.Fatalf("reading replies: %v", err)
+			}
+			if strings.Join(replies, "|") != strings.Join(tc.wantReply, "|") {
+				t.Errorf("replies %q, want %q", replies, tc.wantReply)
+			}
+			if got := bodies(t, ch); strings.Join(got, "|") != strings.Join(tc.wantEvents, "|") {
+				t.Errorf("channel holds %q, want %q", got, tc.wantEvents)
+			}
+		})
+	}
+}
+
+// Run returns, closing open connections, when its context is cancelled.
+func TestNetcatStopsWithOpenConnection(t *testing.T) {
+	ch := channel.NewMemory(10, 10, 0, 0)
+	reg, _ := flow.Lookup(flow.KindSource, "netcat")
+	cfg, _, _ := reg.Spec.Validate("r1", map[string]string{"bind": "127.0.0.1", "port": "0"})
+	v, _ := reg.Build(cfg)
+	src := v.(*Netcat)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- src.Run(ctx, &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}})
+	}()
+	for src.ListenAddr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	conn, err := net.Dial("tcp", src.ListenAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	conn.Write([]byte("x\n"))
+	if line, _ := r.ReadString('\n'); line != "OK\n" {
+		t.Fatalf("reply %q", line)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel with a connection open")
+	}
+}
