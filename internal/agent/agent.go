@@ -157,14 +157,21 @@ func LoadBytes(file string, data []byte, name string, log *slog.Logger) (*Agent,
 		sink := v.(flow.Sink)
 		r := &flow.SinkRunner{Name: n, Channel: ch, Sink: sink, Logger: log.With("sink", n)}
 		a.sinks = append(a.sinks, r)
-		if bs, ok := sink.(flow.BatchSizer); ok {
-			if tc, ok := ch.(flow.TransactionCapacitor); ok && bs.BatchSize() > tc.TransactionCapacity() {
+		// The runner takes at most the channel's transactionCapacity per
+		// transaction; a batchSize the user set above it is refused.
+		if tc, ok := ch.(flow.TransactionCapacitor); ok {
+			bs := 100
+			if b, ok := sink.(flow.BatchSizer); ok && b.BatchSize() > 0 {
+				bs = b.BatchSize()
+			}
+			if bs > tc.TransactionCapacity() {
 				if b, has := c.keys["batchSize"]; has {
 					return nil, p.errf(b.line, p.full(c, "batchSize"), b.value, fmt.Sprintf("larger than channel %s's transactionCapacity %d", chKey.value, tc.TransactionCapacity()),
 						"make batchSize at most the channel's transactionCapacity, or raise transactionCapacity")
 				}
-				r.BatchSize = tc.TransactionCapacity()
+				bs = tc.TransactionCapacity()
 			}
+			r.BatchSize = bs
 		}
 	}
 

@@ -240,3 +240,20 @@ a1.sinks.k1.channel = c1
 		}
 	}
 }
+
+// A sink's batch is capped to its channel's transactionCapacity.
+func TestSinkBatchCappedToTransactionCapacity(t *testing.T) {
+	data, err := os.ReadFile(exampleConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = bytes.Replace(data, []byte("transactionCapacity = 100"), []byte("transactionCapacity = 10"), 1)
+	a, err := LoadBytes(exampleConf, data, "a1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.closeAll()
+	if got := a.sinks[0].BatchSize; got != 10 {
+		t.Fatalf("sink batch size %d, want 10", got)
+	}
+}

@@ -51,6 +51,7 @@ func TestSpecValidate(t *testing.T) {
 				}
 			}},
 		{name: "missing required key", raw: map[string]string{}, wantErr: "port: required key is missing; fix: set port (TCP port)"},
+		{name: "empty required key", raw: map[string]string{"port": " "}, wantErr: "port: required key is empty; fix: give port a value (TCP port)"},
 		{name: "not a number", raw: map[string]string{"port": "1", "size": "abc"}, wantErr: `size = "abc": not a whole number; fix: set it to an integer such as 7`},
 		{name: "out of range", raw: map[string]string{"port": "70000"}, wantErr: `out of range [0, 65535]`},
 		{name: "not a boolean", raw: map[string]string{"port": "1", "on": "yes"}, wantErr: `on = "yes": not a boolean`},
@@ -206,19 +207,30 @@ func TestSinkRunner(t *testing.T) {
 		name      string
 		fails     int
 		batchSize int
+		txCap     int // default 100
 		events    []string
+		// wantBatches is the number of successful deliveries (default:
+		// events / batchSize, rounded up).
+		wantBatches int
 	}{
 		{name: "delivers in batches", batchSize: 2, events: []string{"a", "b", "c", "d", "e"}},
 		{name: "failed batches are rolled back and retried in order", fails: 3, batchSize: 2, events: []string{"a", "b", "c"}},
+		{name: "batch size above transactionCapacity is cut to it", txCap: 2, batchSize: 5, events: []string{"a", "b", "c"}, wantBatches: 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			ch := channel.NewMemory(100, 100, 0, 0)
-			tx := ch.Begin()
-			for _, b := range tc.events {
-				tx.Put(context.Background(), flow.Event{Body: []byte(b)})
+			txCap := tc.txCap
+			if txCap == 0 {
+				txCap = 100
 			}
-			tx.Commit()
+			ch := channel.NewMemory(100, txCap, 0, 0)
+			for _, b := range tc.events {
+				tx := ch.Begin()
+				if err := tx.Put(context.Background(), flow.Event{Body: []byte(b)}); err != nil {
+					t.Fatal(err)
+				}
+				tx.Commit()
+			}
 			sink := &flakySink{fails: tc.fails}
 			r := &flow.SinkRunner{Name: "k1", Channel: ch, Sink: sink, BatchSize: tc.batchSize,
 				FailMin: time.Millisecond, FailMax: 2 * time.Millisecond, IdleMin: time.Millisecond, IdleMax: time.Millisecond}
@@ -240,7 +252,11 @@ func TestSinkRunner(t *testing.T) {
 			if strings.Join(sink.delivered, ",") != strings.Join(tc.events, ",") {
 				t.Fatalf("delivered %q, want %q", sink.delivered, tc.events)
 			}
-			wantAttempts := (len(tc.events)+tc.batchSize-1)/tc.batchSize + tc.fails
+			batches := tc.wantBatches
+			if batches == 0 {
+				batches = (len(tc.events) + tc.batchSize - 1) / tc.batchSize
+			}
+			wantAttempts := batches + tc.fails
 			if sink.attempts != wantAttempts {
 				t.Errorf("attempts %d, want %d", sink.attempts, wantAttempts)
 			}

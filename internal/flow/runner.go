@@ -101,6 +101,9 @@ func (r *SinkRunner) Process(ctx context.Context) (int, error) {
 	batch := make([]Event, 0, r.BatchSize)
 	for len(batch) < r.BatchSize {
 		e, ok, err := tx.Take(ctx)
+		if errors.Is(err, ErrTransactionFull) && len(batch) > 0 {
+			break // BatchSize exceeds the channel's transactionCapacity
+		}
 		if err != nil {
 			return 0, errors.Join(fmt.Errorf("taking from channel: %w", err), tx.Rollback())
 		}

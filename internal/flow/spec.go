@@ -115,6 +115,9 @@ func (s *Spec) Validate(name string, raw map[string]string) (Config, []Warning, 
 		if spec.NotImplemented {
 			warnings = append(warnings, Warning{Key: k, Message: fmt.Sprintf("%s %s accepts key %q but does not implement it yet; it has no effect", s.Names[0], s.Kind, k)})
 		}
+		if spec.Required && strings.TrimSpace(v) == "" {
+			return Config{}, warnings, &KeyError{Key: k, Problem: "required key is empty", Fix: fmt.Sprintf("give %s a value (%s)", k, spec.Doc)}
+		}
 		if err := spec.check(k, v); err != nil {
 			return Config{}, warnings, err
 		}

@@ -2,6 +2,7 @@ package source
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -164,4 +165,44 @@ func TestNetcatStopsWithOpenConnection(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return after cancel with a connection open")
 	}
+}
+
+// FuzzReadLine checks the netcat line splitter on arbitrary input: every line
+// it returns is a complete '\n'-terminated line of the input that fits in
+// max bytes with its newline, in input order, and too-long lines are skipped
+// whole.
+func FuzzReadLine(f *testing.F) {
+	f.Add([]byte("hello\nworld\r\n"), 6)
+	f.Add([]byte("123456789\nab\n"), 4)
+	f.Add([]byte("no newline"), 3)
+	f.Fuzz(func(t *testing.T, data []byte, max int) {
+		if max < 1 || max > 1<<16 {
+			return
+		}
+		r := bufio.NewReaderSize(bytes.NewReader(data), 16)
+		var want []string
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if strings.HasSuffix(l, "\n") {
+				want = append(want, l)
+			}
+		}
+		for i := 0; ; i++ {
+			line, tooLong, err := readLine(r, max)
+			if err != nil {
+				if i != len(want) {
+					t.Fatalf("stopped after %d lines, input has %d complete lines", i, len(want))
+				}
+				return
+			}
+			if i >= len(want) {
+				t.Fatalf("line %d returned beyond the %d complete lines", i, len(want))
+			}
+			if fits := len(want[i]) <= max; fits == tooLong {
+				t.Fatalf("line %d (%d bytes with newline, max %d): tooLong = %v", i, len(want[i]), max, tooLong)
+			}
+			if !tooLong && string(line)+"\n" != want[i] {
+				t.Fatalf("line %d = %q, want %q", i, line, want[i])
+			}
+		}
+	})
 }
