@@ -62,13 +62,16 @@ type Memory struct {
 	usedBytes int64
 	// roomFreed is closed and replaced whenever room is released; guarded by mu.
 	roomFreed chan struct{}
+	// ready is closed and replaced whenever events are added to queue;
+	// guarded by mu.
+	ready chan struct{}
 }
 
 // NewMemory returns a memory channel. byteCapacity 0 means no byte limit;
 // keepAlive is how long a Put waits for room.
 func NewMemory(capacity, txCapacity int, byteCapacity int64, keepAlive time.Duration) *Memory {
 	return &Memory{capacity: capacity, txCapacity: txCapacity, byteCapacity: byteCapacity,
-		keepAlive: keepAlive, roomFreed: make(chan struct{})}
+		keepAlive: keepAlive, roomFreed: make(chan struct{}), ready: make(chan struct{})}
 }
 
 // TransactionCapacity implements flow.TransactionCapacitor.
@@ -79,6 +82,19 @@ func (m *Memory) Len() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return len(m.queue)
+}
+
+// Ready implements flow.Notifier.
+func (m *Memory) Ready() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ready
+}
+
+// signalReady wakes takers waiting on Ready. Expects m.mu held.
+func (m *Memory) signalReady() {
+	close(m.ready)
+	m.ready = make(chan struct{})
 }
 
 // Begin implements flow.Channel.
@@ -190,6 +206,9 @@ func (t *memoryTx) Commit() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.queue = append(m.queue, t.puts...)
+	if len(t.puts) > 0 {
+		m.signalReady()
+	}
 	var b int64
 	for _, e := range t.takes {
 		b += int64(e.Size())
@@ -213,6 +232,7 @@ func (t *memoryTx) Rollback() error {
 		q := make([]flow.Event, 0, len(t.takes)+len(m.queue))
 		q = append(q, t.takes...)
 		m.queue = append(q, m.queue...)
+		m.signalReady()
 	}
 	var b int64
 	for _, e := range t.puts {

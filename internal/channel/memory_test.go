@@ -243,3 +243,29 @@ func TestMemorySpec(t *testing.T) {
 		t.Fatalf("built %+v", m)
 	}
 }
+
+// BenchmarkMemoryPutTake measures a put transaction and a take transaction of
+// 100 events of 100 bytes each, per iteration (reported per event).
+func BenchmarkMemoryPutTake(b *testing.B) {
+	m := NewMemory(1000, 100, 0, time.Second)
+	e := flow.Event{Body: make([]byte, 100)}
+	ctx := context.Background()
+	b.SetBytes(100 * 100)
+	for b.Loop() {
+		tx := m.Begin()
+		for range 100 {
+			if err := tx.Put(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+		}
+		tx.Commit()
+		tx = m.Begin()
+		for range 100 {
+			if _, ok, err := tx.Take(ctx); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+		tx.Commit()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/event")
+}

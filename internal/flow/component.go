@@ -44,6 +44,14 @@ type Transaction interface {
 	Rollback() error
 }
 
+// Notifier is implemented by channels that can wake an idle taker: Ready
+// returns a channel that is closed once events may have become available
+// after the call (a put committed, a take rolled back). Without it the
+// SinkRunner polls an empty channel with backoff.
+type Notifier interface {
+	Ready() <-chan struct{}
+}
+
 // TransactionCapacitor is implemented by channels that bound the number of
 // events per transaction; the agent checks sink batch sizes against it.
 type TransactionCapacitor interface {

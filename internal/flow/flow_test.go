@@ -266,3 +266,33 @@ func TestSinkRunner(t *testing.T) {
 		})
 	}
 }
+
+// An idle runner on a channel with a Notifier wakes on the commit instead of
+// sleeping out its idle backoff (here an hour).
+func TestSinkRunnerWakesOnCommit(t *testing.T) {
+	ch := channel.NewMemory(10, 10, 0, 0)
+	sink := &flakySink{}
+	r := &flow.SinkRunner{Name: "k1", Channel: ch, Sink: sink, IdleMin: time.Hour, IdleMax: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { r.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	for i, b := range []string{"a", "b"} {
+		time.Sleep(20 * time.Millisecond) // let the runner go idle
+		tx := ch.Begin()
+		tx.Put(ctx, flow.Event{Body: []byte(b)})
+		tx.Commit()
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			sink.mu.Lock()
+			n := len(sink.delivered)
+			sink.mu.Unlock()
+			if n == i+1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("event %q not delivered: the runner did not wake on commit", b)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+}

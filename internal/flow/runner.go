@@ -11,7 +11,7 @@ import (
 // SinkRunner moves events from one channel to one sink: take a batch in a
 // transaction, Deliver, Commit; on a failed delivery Rollback (the events go
 // back to the channel) and retry after a backoff. When the channel is empty
-// it polls with a shorter backoff.
+// it waits for the channel's Notifier, or polls with a shorter backoff.
 type SinkRunner struct {
 	Name    string
 	Channel Channel
@@ -57,7 +57,14 @@ func (r *SinkRunner) defaults() {
 func (r *SinkRunner) Run(ctx context.Context) error {
 	r.defaults()
 	idle, fail := time.Duration(0), time.Duration(0)
+	notifier, _ := r.Channel.(Notifier)
 	for ctx.Err() == nil {
+		// Ask for the wake-up before taking, so a commit between an empty
+		// take and the wait is not missed.
+		var ready <-chan struct{}
+		if notifier != nil {
+			ready = notifier.Ready()
+		}
 		n, err := r.Process(ctx)
 		var wait time.Duration
 		switch {
@@ -72,6 +79,9 @@ func (r *SinkRunner) Run(ctx context.Context) error {
 			fail = 0
 			idle = next(idle, r.IdleMin, r.IdleMax)
 			wait = idle
+			if ready != nil {
+				wait = r.IdleMax
+			}
 		default:
 			idle, fail = 0, 0
 			continue
@@ -79,9 +89,19 @@ func (r *SinkRunner) Run(ctx context.Context) error {
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			t.Stop()
 		case <-t.C:
+		case <-readyIf(ready, err == nil):
 		}
+		t.Stop()
+	}
+	return nil
+}
+
+// readyIf returns ready when waking early is wanted (an idle wait, not a
+// failure backoff), else nil, which never fires in a select.
+func readyIf(ready <-chan struct{}, ok bool) <-chan struct{} {
+	if ok {
+		return ready
 	}
 	return nil
 }

@@ -206,3 +206,56 @@ func FuzzReadLine(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkNetcat measures 100-byte lines through one TCP connection into a
+// memory channel (each line its own transaction, answered OK), with a taker
+// draining the channel.
+func BenchmarkNetcat(b *testing.B) {
+	ch := channel.NewMemory(10000, 1000, 0, time.Second)
+	reg, _ := flow.Lookup(flow.KindSource, "netcat")
+	cfg, _, _ := reg.Spec.Validate("r1", map[string]string{"bind": "127.0.0.1", "port": "0"})
+	v, _ := reg.Build(cfg)
+	src := v.(*Netcat)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	proc := &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}}
+	wg.Go(func() { src.Run(ctx, proc) })
+	wg.Go(func() {
+		sink := &flow.SinkRunner{Channel: ch, Sink: discard{}, BatchSize: 1000}
+		sink.Run(ctx)
+	})
+	for src.ListenAddr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	conn, err := net.Dial("tcp", src.ListenAddr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	line := []byte(strings.Repeat("x", 99) + "\n")
+	b.SetBytes(int64(len(line)))
+	b.ResetTimer()
+	errc := make(chan error, 1)
+	go func() {
+		w := bufio.NewWriter(conn)
+		for range b.N {
+			w.Write(line)
+		}
+		errc <- w.Flush()
+	}()
+	r := bufio.NewReader(conn)
+	for i := range b.N {
+		if reply, err := r.ReadString('\n'); reply != "OK\n" {
+			b.Fatalf("reply %d: %q %v", i, reply, err)
+		}
+	}
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
+
+type discard struct{}
+
+func (discard) Deliver(context.Context, []flow.Event) error { return nil }
+func (discard) Close() error                                { return nil }
