@@ -15,29 +15,13 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const exampleConf = "../../examples/agent/example.conf"
-
-// syncBuffer is a log destination the test can read while the agent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -72,7 +56,7 @@ func TestTutorialAgentEndToEnd(t *testing.T) {
 	}
 	port := strconv.Itoa(freePort(t))
 	data = bytes.Replace(data, []byte("= 44444"), []byte("= "+port), 1)
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	a, err := LoadBytes(exampleConf, data, "a1", log)
 	if err != nil {
@@ -225,7 +209,7 @@ a1.channels.c1.capacityy = 5
 a1.sinks.k1.type = logger
 a1.sinks.k1.channel = c1
 `
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	a, err := LoadBytes("f.conf", []byte(conf), "a1", slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"github.com/runnel/runnel/internal/flow"
 	_ "github.com/runnel/runnel/internal/sink"
 	_ "github.com/runnel/runnel/internal/source"
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -109,20 +110,6 @@ func TestLookupIsCaseInsensitiveAndKnowsClassNames(t *testing.T) {
 	}
 }
 
-func bodies(t *testing.T, ch flow.Channel) []string {
-	t.Helper()
-	tx := ch.Begin()
-	defer tx.Commit()
-	var out []string
-	for {
-		e, ok, err := tx.Take(context.Background())
-		if err != nil || !ok {
-			return out
-		}
-		out = append(out, string(e.Body))
-	}
-}
-
 func batch(bodies ...string) []flow.Event {
 	var out []flow.Event
 	for _, b := range bodies {
@@ -151,10 +138,10 @@ func TestChannelProcessorAllOrNone(t *testing.T) {
 	if err := p.Emit(ctx, batch("a", "b")); err != nil {
 		t.Fatal(err)
 	}
-	if got := bodies(t, roomy); strings.Join(got, "") != "ab" {
+	if got := testutil.TakeBodies(t, roomy); strings.Join(got, "") != "ab" {
 		t.Errorf("roomy %q", got)
 	}
-	if got := bodies(t, tight); strings.Join(got, "") != "ab" {
+	if got := testutil.TakeBodies(t, tight); strings.Join(got, "") != "ab" {
 		t.Errorf("tight %q", got)
 	}
 	if optional.Len() != 0 {
@@ -174,7 +161,7 @@ func TestChannelProcessorTransforms(t *testing.T) {
 	if err := p.Emit(context.Background(), batch("a", "x", "b")); err != nil {
 		t.Fatal(err)
 	}
-	if got := bodies(t, ch); strings.Join(got, ",") != "A,B" {
+	if got := testutil.TakeBodies(t, ch); strings.Join(got, ",") != "A,B" {
 		t.Fatalf("channel holds %q", got)
 	}
 }

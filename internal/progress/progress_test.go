@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -89,24 +90,6 @@ func TestSnapshotBar(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the bar's goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestBarRendering(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -149,7 +132,7 @@ func TestBarRendering(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf syncBuffer
+			var buf testutil.SyncBuffer
 			b := New(&buf, "work", 100, WithTTY(tc.tty), WithInterval(5*time.Millisecond))
 			b.Start()
 			for i := 0; i < 10; i++ {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnel/runnel/internal/channel"
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -56,20 +57,6 @@ func startNetcat(t *testing.T, ch flow.Channel, keys map[string]string) string {
 		time.Sleep(time.Millisecond)
 	}
 	return src.ListenAddr().String()
-}
-
-func bodies(t *testing.T, ch flow.Channel) []string {
-	t.Helper()
-	tx := ch.Begin()
-	defer tx.Commit()
-	var out []string
-	for {
-		e, ok, err := tx.Take(context.Background())
-		if err != nil || !ok {
-			return out
-		}
-		out = append(out, string(e.Body))
-	}
 }
 
 func TestNetcat(t *testing.T) {
@@ -124,7 +111,7 @@ func TestNetcat(t *testing.T) {
 			if strings.Join(replies, "|") != strings.Join(tc.wantReply, "|") {
 				t.Errorf("replies %q, want %q", replies, tc.wantReply)
 			}
-			if got := bodies(t, ch); strings.Join(got, "|") != strings.Join(tc.wantEvents, "|") {
+			if got := testutil.TakeBodies(t, ch); strings.Join(got, "|") != strings.Join(tc.wantEvents, "|") {
 				t.Errorf("channel holds %q, want %q", got, tc.wantEvents)
 			}
 		})

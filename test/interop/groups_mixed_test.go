@@ -18,6 +18,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 // groupSettings make the first rebalance immediate.
@@ -48,7 +50,7 @@ type memberProc struct {
 	name string
 	cmd  *exec.Cmd
 	done chan struct{}
-	errb *syncBuffer
+	errb *testutil.SyncBuffer
 }
 
 // startMember starts cmd and calls onValue for every stdout line.
@@ -58,7 +60,7 @@ func startMember(t testing.TB, name string, cmd *exec.Cmd, onValue func(string))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &memberProc{name: name, cmd: cmd, done: make(chan struct{}), errb: &syncBuffer{}}
+	m := &memberProc{name: name, cmd: cmd, done: make(chan struct{}), errb: &testutil.SyncBuffer{}}
 	cmd.Stderr = m.errb
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)

@@ -26,13 +26,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 // runnelBin is the runnel binary built once by TestMain.
@@ -104,7 +105,7 @@ type server struct {
 	done chan struct{} // closed when cmd has exited; waitErr is then set
 	// waitErr is cmd.Wait's result, valid once done is closed.
 	waitErr error
-	log     *syncBuffer // stdout+stderr of every incarnation
+	log     *testutil.SyncBuffer // stdout+stderr of every incarnation
 }
 
 // serverOption tweaks startServer.
@@ -140,7 +141,7 @@ func withSettings(settings map[string]string) serverOption {
 // when the test failed the server's log is printed.
 func startServer(t testing.TB, opts ...serverOption) *server {
 	t.Helper()
-	s := &server{t: t, log: &syncBuffer{}}
+	s := &server{t: t, log: &testutil.SyncBuffer{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -283,25 +284,6 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a process's
-// stdout and stderr.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // ---------------------------------------------------------------------------
