@@ -16,9 +16,7 @@ import (
 	"github.com/runnel/runnel/internal/properties"
 
 	// Components register themselves with the flow registry.
-	_ "github.com/runnel/runnel/internal/channel"
-	_ "github.com/runnel/runnel/internal/sink"
-	_ "github.com/runnel/runnel/internal/source"
+	_ "github.com/runnel/runnel/internal/components"
 )
 
 // ConfigError is a refused agent configuration, naming the file, line and key

@@ -169,6 +169,14 @@ type Config struct {
 	Spec *Spec
 	// Logger is where the component logs; nil means discard.
 	Logger *slog.Logger
+	// Counters are the component's monitoring counters (nil: not exported).
+	Counters *Counters
+	// Offsets is where a source stores its upstream position when its front
+	// end keeps them (Kafka Connect); nil for Flume agents.
+	Offsets OffsetStore
+	// Agent is the name of the agent or connector the component belongs to
+	// (for file names such as taildir's default positionFile).
+	Agent  string
 	values map[string]string
 }
 
