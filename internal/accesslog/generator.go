@@ -1,4 +1,4 @@
-// Package accesslog generates (and later parses) web server access logs in the
+// Package accesslog generates and parses web server access logs in the
 // Apache/NCSA combined log format:
 //
 //	%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-agent}i"
@@ -10,6 +10,9 @@
 // API calls and static assets with their own status and size distributions;
 // crawlers that fetch robots.txt; scanners that probe for admin pages and get
 // 404s; occasional server errors.
+//
+// Parse reads a line back; Record is its structured form; Transform (type
+// accesslog) turns lines into JSON records inside agents and connectors.
 package accesslog
 
 import (

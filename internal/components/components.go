@@ -4,6 +4,7 @@
 package components
 
 import (
+	_ "github.com/runnel/runnel/internal/accesslog"
 	_ "github.com/runnel/runnel/internal/channel"
 	_ "github.com/runnel/runnel/internal/database"
 	_ "github.com/runnel/runnel/internal/sink"
