@@ -1,0 +1,258 @@
+package seqfile
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+)
+
+func TestVLong(t *testing.T) {
+	cases := []struct {
+		v    int64
+		want string
+	}{
+		{0, "00"}, {127, "7f"}, {-1, "ff"}, {-112, "90"}, {128, "8f80"}, {255, "8fff"},
+		{256, "8e0100"}, {-113, "8770"}, {1 << 40, "8a010000000000"},
+		{-1 << 63, "807fffffffffffffff"}, {1<<63 - 1, "887fffffffffffffff"},
+	}
+	for _, tc := range cases {
+		got := hex.EncodeToString(AppendVLong(nil, tc.v))
+		if got != tc.want {
+			t.Errorf("AppendVLong(%d) = %s want %s", tc.v, got, tc.want)
+		}
+		back, err := ReadVLong(bytes.NewReader(AppendVLong(nil, tc.v)))
+		if err != nil || back != tc.v {
+			t.Errorf("ReadVLong(%s) = %d, %v want %d", tc.want, back, err, tc.v)
+		}
+	}
+}
+
+func testSync() (s [SyncSize]byte) {
+	for i := range s {
+		s[i] = byte(i)
+	}
+	return s
+}
+
+// TestGoldenBytes pins the exact bytes of a small file as Hadoop's
+// SequenceFile.Writer lays them out (version 6, uncompressed, no metadata).
+func TestGoldenBytes(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewWriterSync(&buf, testSync(), LongWritable, BytesWritable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Append(AppendLong(nil, 1700000000123), AppendBytes(nil, []byte("hi"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil { // no second marker right after one
+		t.Fatal(err)
+	}
+	want := "53455106" + // SEQ 6
+		"21" + hex.EncodeToString([]byte(LongWritable)) + // vint 33 + name
+		"22" + hex.EncodeToString([]byte(BytesWritable)) + // vint 34 + name
+		"0000" + // not compressed, not block compressed
+		"00000000" + // no metadata
+		"000102030405060708090a0b0c0d0e0f" + // sync marker
+		"0000000e" + "00000008" + // record length 8+4+2, key length 8
+		"0000018bcfe5687b" + // LongWritable 1700000000123
+		"00000002" + "6869" + // BytesWritable "hi"
+		"ffffffff" + "000102030405060708090a0b0c0d0e0f" // sync escape + marker
+	if got := hex.EncodeToString(buf.Bytes()); got != want {
+		t.Fatalf("bytes\n%s\nwant\n%s", got, want)
+	}
+	if w.Size() != int64(buf.Len()) {
+		t.Fatalf("Size %d, wrote %d", w.Size(), buf.Len())
+	}
+}
+
+func writeFile(t testing.TB, n, size int, valueClass string) ([]byte, [][]byte) {
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, LongWritable, valueClass, Pair{"writer", "runnel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for i := range n {
+		body := []byte(fmt.Sprintf("%0*d", size, i))
+		bodies = append(bodies, body)
+		v := AppendBytes(nil, body)
+		if valueClass == Text {
+			v = AppendText(nil, body)
+		}
+		if err := w.Append(AppendLong(nil, int64(i)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), bodies
+}
+
+func readAll(data []byte) (keys []int64, values [][]byte, r *Reader, err error) {
+	r, err = NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for {
+		k, v, err := r.Next()
+		if err == io.EOF {
+			return keys, values, r, nil
+		}
+		if err != nil {
+			return keys, values, r, err
+		}
+		kv, err := Long(k)
+		if err != nil {
+			return keys, values, r, err
+		}
+		var body []byte
+		if r.ValueClass == Text {
+			body, err = TextBytes(v)
+		} else {
+			body, err = Bytes(v)
+		}
+		if err != nil {
+			return keys, values, r, err
+		}
+		keys = append(keys, kv)
+		values = append(values, body)
+	}
+}
+
+func TestRoundTripAndSyncInterval(t *testing.T) {
+	for _, vc := range []string{BytesWritable, Text} {
+		t.Run(vc, func(t *testing.T) {
+			data, bodies := writeFile(t, 200, 300, vc)
+			keys, values, r, err := readAll(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.KeyClass != LongWritable || r.ValueClass != vc || len(r.Metadata) != 1 || r.Metadata[0] != (Pair{"writer", "runnel"}) {
+				t.Fatalf("header: %+v", r)
+			}
+			if len(values) != len(bodies) {
+				t.Fatalf("read %d records, wrote %d", len(values), len(bodies))
+			}
+			for i := range bodies {
+				if keys[i] != int64(i) || !bytes.Equal(values[i], bodies[i]) {
+					t.Fatalf("record %d = %d %q", i, keys[i], values[i])
+				}
+			}
+			// Sync markers: one at least every SyncInterval bytes, never
+			// closer than SyncInterval apart (except the final one).
+			marker := append([]byte{0xff, 0xff, 0xff, 0xff}, r.Sync[:]...)
+			var at []int
+			for off := 0; ; {
+				i := bytes.Index(data[off:], marker)
+				if i < 0 {
+					break
+				}
+				at = append(at, off+i)
+				off += i + len(marker)
+			}
+			rec := 8 + 8 + 4 + 300
+			if vc == Text {
+				rec = 8 + 8 + 3 + 300
+			}
+			if len(at) < len(data)/(SyncInterval+rec) {
+				t.Fatalf("%d sync markers in %d bytes", len(at), len(data))
+			}
+			for i := 1; i < len(at)-1; i++ {
+				if gap := at[i] - at[i-1]; gap < SyncInterval || gap > SyncInterval+rec+20 {
+					t.Fatalf("sync markers %d apart at %d", gap, at[i])
+				}
+			}
+		})
+	}
+}
+
+// TestTornTail cuts a file at every length: the reader returns a prefix of
+// the records, then io.EOF at a record boundary or io.ErrUnexpectedEOF.
+func TestTornTail(t *testing.T) {
+	data, bodies := writeFile(t, 12, 150, BytesWritable)
+	for cut := 0; cut < len(data); cut++ {
+		_, values, _, err := readAll(data[:cut])
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		for i, v := range values {
+			if !bytes.Equal(v, bodies[i]) {
+				t.Fatalf("cut at %d: record %d = %q", cut, i, v)
+			}
+		}
+	}
+}
+
+func TestCorrupt(t *testing.T) {
+	good, _ := writeFile(t, 30, 100, BytesWritable)
+	hdrLen := bytes.Index(good, []byte("runnel")) + len("runnel") + SyncSize
+	cases := []struct {
+		name string
+		edit func([]byte) []byte
+		want error
+	}{
+		{"bad magic", func(b []byte) []byte { b[0] = 'X'; return b }, ErrCorrupt},
+		{"version 5", func(b []byte) []byte { b[3] = 5; return b }, ErrUnsupported},
+		{"compressed", func(b []byte) []byte {
+			i := bytes.Index(b, []byte(BytesWritable)) + len(BytesWritable)
+			b[i] = 1
+			return b
+		}, ErrUnsupported},
+		{"negative record length", func(b []byte) []byte { b[hdrLen] = 0x80; return b }, ErrCorrupt},
+		{"key longer than record", func(b []byte) []byte { b[hdrLen+4] = 0x7f; return b }, ErrCorrupt},
+		{"wrong sync marker", func(b []byte) []byte {
+			i := bytes.LastIndex(b, []byte{0xff, 0xff, 0xff, 0xff})
+			b[i+5] ^= 0xff
+			return b
+		}, ErrCorrupt},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, _, err := readAll(tc.edit(bytes.Clone(good)))
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzReader(f *testing.F) {
+	data, _ := writeFile(f, 5, 40, BytesWritable)
+	f.Add(data)
+	text, _ := writeFile(f, 3, 10, Text)
+	f.Add(text)
+	f.Add([]byte("SEQ\x06"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := NewReader(bufio.NewReader(bytes.NewReader(b)))
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("header error of unexpected kind: %v", err)
+			}
+			return
+		}
+		for range 1000 {
+			k, v, err := r.Next()
+			if err != nil {
+				if err != io.EOF && !errors.Is(err, ErrCorrupt) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("record error of unexpected kind: %v", err)
+				}
+				return
+			}
+			if len(k)+len(v) > len(b) {
+				t.Fatalf("record of %d bytes from %d input bytes", len(k)+len(v), len(b))
+			}
+			_, _ = Long(k)
+			_, _ = Bytes(v)
+			_, _ = TextBytes(v)
+		}
+	})
+}
