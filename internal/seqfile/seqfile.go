@@ -237,12 +237,32 @@ type Reader struct {
 	Metadata   []Pair
 	Sync       [SyncSize]byte
 	r          *bufio.Reader
+	cr         *countReader
 	n          int64 // records read
+	end        int64 // offset after the last whole record (or the header)
 }
+
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// Offset is the file offset just after the last whole record Next returned
+// (after the header before the first): where a torn file can be cut.
+func (r *Reader) Offset() int64 { return r.end }
+
+func (r *Reader) pos() int64 { return r.cr.n - int64(r.r.Buffered()) }
 
 // NewReader reads the header from r.
 func NewReader(r io.Reader) (*Reader, error) {
-	sr := &Reader{r: bufio.NewReader(r)}
+	cr := &countReader{r: r}
+	sr := &Reader{r: bufio.NewReader(cr), cr: cr}
 	var m [4]byte
 	if _, err := io.ReadFull(sr.r, m[:]); err != nil {
 		return nil, fmt.Errorf("reading sequence file magic: %w", noEOF(err))
@@ -292,6 +312,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if _, err := io.ReadFull(sr.r, sr.Sync[:]); err != nil {
 		return nil, fmt.Errorf("reading sync marker: %w", noEOF(err))
 	}
+	sr.end = sr.pos()
 	return sr, nil
 }
 
@@ -350,6 +371,7 @@ func (r *Reader) Next() (key, value []byte, err error) {
 		return nil, nil, fmt.Errorf("reading record %d: %w", r.n, io.ErrUnexpectedEOF)
 	}
 	r.n++
+	r.end = r.pos()
 	return buf[:keyLen:keyLen], buf[keyLen:], nil
 }
 

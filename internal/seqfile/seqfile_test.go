@@ -180,9 +180,16 @@ func TestRoundTripAndSyncInterval(t *testing.T) {
 func TestTornTail(t *testing.T) {
 	data, bodies := writeFile(t, 12, 150, BytesWritable)
 	for cut := 0; cut < len(data); cut++ {
-		_, values, _, err := readAll(data[:cut])
+		_, values, r, err := readAll(data[:cut])
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("cut at %d: %v", cut, err)
+		}
+		if r != nil {
+			// Cutting at Offset keeps exactly the whole records.
+			_, again, _, err := readAll(data[:r.Offset()])
+			if err != nil || len(again) != len(values) {
+				t.Fatalf("cut at %d, then at Offset %d: %d records (%v), want %d", cut, r.Offset(), len(again), err, len(values))
+			}
 		}
 		for i, v := range values {
 			if !bytes.Equal(v, bodies[i]) {

@@ -1,0 +1,284 @@
+package sink
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/pathfmt"
+	"github.com/runnel/runnel/internal/seqfile"
+)
+
+// bucketWriter is one bucket (resolved path + prefix) of the hdfs sink and
+// its open file, if any. Every method expects the owning HDFS's mu.
+type bucketWriter struct {
+	key, dir, name string
+	counter        int64 // last file counter used
+
+	f                *os.File
+	bw               *bufio.Writer
+	cw               countingWriter
+	format           fileFormat
+	tmpPath          string
+	finalPath        string
+	opened, lastUsed time.Time
+	events           int64
+	synced           int64 // file size at the last successful sync
+	touched          bool  // part of the batch being delivered
+}
+
+// countingWriter counts the bytes written through it: the bytes that reach
+// the file, so rollSize counts what is actually written (headers, sync
+// markers, compressed bytes).
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// fileFormat writes events in one hdfs.fileType.
+type fileFormat interface {
+	// begin writes the file header, if any.
+	begin(w io.Writer) error
+	append(e flow.Event, now time.Time) error
+	// sync makes what was appended a readable whole (a SequenceFile sync
+	// marker, a finished gzip member) before the file is flushed.
+	sync() error
+	// end finishes the file.
+	end() error
+}
+
+func newFormat(set hdfsSettings) fileFormat {
+	switch set.fileType {
+	case dataStream:
+		return &streamFormat{ser: set.ser}
+	case compressedStream:
+		return &gzipFormat{streamFormat: streamFormat{ser: set.ser}}
+	}
+	return &seqFormat{text: set.textValues}
+}
+
+// open starts the bucket's next file. It fails if the file exists (the
+// counter moves on first).
+func (b *bucketWriter) open(set hdfsSettings, now time.Time) error {
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return fmt.Errorf("creating hdfs sink directory: %w", err)
+	}
+	var f *os.File
+	for range 1000 {
+		b.counter++
+		full := b.name + "." + strconv.FormatInt(b.counter, 10) + set.suffix
+		b.finalPath = filepath.Join(b.dir, full)
+		b.tmpPath = filepath.Join(b.dir, set.inUsePrefix+full+set.inUseSuffix)
+		if _, err := os.Lstat(b.finalPath); err == nil {
+			continue
+		}
+		var err error
+		f, err = os.OpenFile(b.tmpPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("creating hdfs sink file: %w", err)
+		}
+		break
+	}
+	if f == nil {
+		return fmt.Errorf("creating hdfs sink file in %s: 1000 names taken after %s", b.dir, b.finalPath)
+	}
+	b.f = f
+	b.cw = countingWriter{w: f}
+	if b.bw == nil {
+		b.bw = bufio.NewWriterSize(&b.cw, 64<<10)
+	} else {
+		b.bw.Reset(&b.cw)
+	}
+	b.format = newFormat(set)
+	b.opened, b.events, b.synced = now, 0, 0
+	if err := b.format.begin(b.bw); err != nil {
+		return errors.Join(fmt.Errorf("writing header of %s: %w", b.tmpPath, err), b.discard())
+	}
+	if err := syncDir(b.dir); err != nil {
+		return errors.Join(err, b.discard())
+	}
+	return nil
+}
+
+// size is the number of bytes written to the file, buffered or not.
+func (b *bucketWriter) size() int64 { return b.cw.n + int64(b.bw.Buffered()) }
+
+func (b *bucketWriter) append(e flow.Event, now time.Time) error {
+	if err := b.format.append(e, now); err != nil {
+		return err
+	}
+	b.events++
+	return nil
+}
+
+func (b *bucketWriter) shouldRoll(set hdfsSettings) bool {
+	return (set.rollCount > 0 && b.events >= set.rollCount) || (set.rollSize > 0 && b.size() >= set.rollSize)
+}
+
+// sync makes everything appended durable.
+func (b *bucketWriter) sync() error {
+	if err := b.format.sync(); err != nil {
+		return err
+	}
+	if err := b.bw.Flush(); err != nil {
+		return err
+	}
+	if err := b.f.Sync(); err != nil {
+		return err
+	}
+	b.synced = b.cw.n
+	return nil
+}
+
+// close finishes, syncs and closes the file (the caller renames it).
+func (b *bucketWriter) close() error {
+	err := b.format.end()
+	if err == nil {
+		err = b.sync()
+	}
+	if cerr := b.f.Close(); err == nil {
+		err = cerr
+	}
+	b.f = nil
+	return err
+}
+
+// abort cuts the file back to its last sync and closes it; keep reports
+// whether anything synced is left (the caller renames it) — otherwise the
+// file is removed.
+func (b *bucketWriter) abort() (keep bool, err error) {
+	f, path := b.f, b.tmpPath
+	b.f = nil
+	if terr := f.Truncate(b.synced); terr != nil {
+		err = fmt.Errorf("cutting %s back to %d bytes after a failed write: %w", path, b.synced, terr)
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if b.synced == 0 {
+		return false, errors.Join(err, os.Remove(path))
+	}
+	return err == nil, err
+}
+
+// discard closes and removes a file that was just created.
+func (b *bucketWriter) discard() error {
+	err := b.f.Close()
+	b.f = nil
+	return errors.Join(err, os.Remove(b.tmpPath))
+}
+
+// renameSynced renames a closed file to its final name and syncs the
+// directory, so the rename survives a crash.
+func renameSynced(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("renaming closed file: %w", err)
+	}
+	return syncDir(filepath.Dir(to))
+}
+
+// streamFormat is DataStream: serialized events one after another.
+type streamFormat struct {
+	ser eventSerializer
+	w   io.Writer
+	buf []byte
+}
+
+func (s *streamFormat) begin(w io.Writer) error { s.w = w; return nil }
+
+func (s *streamFormat) append(e flow.Event, _ time.Time) error {
+	s.buf = s.ser.Append(s.buf[:0], e)
+	_, err := s.w.Write(s.buf)
+	return err
+}
+
+func (s *streamFormat) sync() error { return nil }
+func (s *streamFormat) end() error  { return nil }
+
+// gzipFormat is CompressedStream with gzip: every sync finishes a gzip
+// member, as Flume finishes its compressor on every flush, so the file is a
+// valid multi-member gzip stream after each batch.
+type gzipFormat struct {
+	streamFormat
+	out io.Writer
+	gz  *gzip.Writer
+	on  bool
+}
+
+func (g *gzipFormat) begin(w io.Writer) error { g.out = w; return nil }
+
+func (g *gzipFormat) append(e flow.Event, now time.Time) error {
+	if !g.on {
+		if g.gz == nil {
+			g.gz = gzip.NewWriter(g.out)
+		} else {
+			g.gz.Reset(g.out)
+		}
+		g.w, g.on = g.gz, true
+	}
+	return g.streamFormat.append(e, now)
+}
+
+func (g *gzipFormat) sync() error {
+	if !g.on {
+		return nil
+	}
+	g.on = false
+	return g.gz.Close()
+}
+
+func (g *gzipFormat) end() error { return g.sync() }
+
+// seqFormat is SequenceFile: LongWritable keys (the event's timestamp
+// header, else the time it was written, as Flume) and BytesWritable or Text
+// values (hdfs.writeFormat Writable or Text).
+type seqFormat struct {
+	text     bool
+	w        *seqfile.Writer
+	key, val []byte
+}
+
+func (s *seqFormat) begin(w io.Writer) error {
+	vc := seqfile.BytesWritable
+	if s.text {
+		vc = seqfile.Text
+	}
+	var err error
+	s.w, err = seqfile.NewWriter(w, seqfile.LongWritable, vc)
+	return err
+}
+
+func (s *seqFormat) append(e flow.Event, now time.Time) error {
+	ts, err := strconv.ParseInt(e.Headers[pathfmt.TimestampHeader], 10, 64)
+	if err != nil {
+		ts = now.UnixMilli()
+	}
+	s.key = seqfile.AppendLong(s.key[:0], ts)
+	if s.text {
+		s.val = seqfile.AppendText(s.val[:0], e.Body)
+	} else {
+		s.val = seqfile.AppendBytes(s.val[:0], e.Body)
+	}
+	return s.w.Append(s.key, s.val)
+}
+
+func (s *seqFormat) sync() error { return s.w.Sync() }
+func (s *seqFormat) end() error  { return nil }

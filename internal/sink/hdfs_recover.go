@@ -1,0 +1,133 @@
+package sink
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/runnel/runnel/internal/seqfile"
+)
+
+// recoverInUse finishes the in-use files a crashed run left behind, which
+// Flume leaves in place: under the fixed part of hdfs.path (up to its first
+// escape), every file named <inUsePrefix><prefix>.<counter><suffix><inUseSuffix>
+// is cut back to its last whole record (a SequenceFile's last complete
+// record, a text stream's last newline; a gzip stream is kept as it is) and
+// renamed to its final name; a file left empty is removed. Nothing is done
+// when in-use files cannot be told apart (no inUsePrefix and no
+// inUseSuffix). Expects s.mu.
+func (s *HDFS) recoverInUse() {
+	set := s.set
+	if set.inUsePrefix == "" && set.inUseSuffix == "" {
+		return
+	}
+	root := set.root
+	if i := strings.IndexByte(root, '%'); i >= 0 {
+		root = filepath.Dir(root[:i] + "x")
+	}
+	prefix := ".*"
+	if set.prefix.IsStatic() {
+		if p, err := set.prefix.Expand(nil, s.now()); err == nil {
+			prefix = regexp.QuoteMeta(p)
+		}
+	}
+	re := regexp.MustCompile("^" + regexp.QuoteMeta(set.inUsePrefix) + "(" + prefix + `\.[0-9]+` + regexp.QuoteMeta(set.suffix) + ")" + regexp.QuoteMeta(set.inUseSuffix) + "$")
+	log := s.cfg.Log()
+	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a missing root: nothing to recover
+		}
+		m := re.FindStringSubmatch(d.Name())
+		if d.IsDir() || m == nil {
+			return nil
+		}
+		final := filepath.Join(filepath.Dir(path), m[1])
+		if _, err := os.Lstat(final); err == nil {
+			log.Warn("leftover in-use file has a finished twin; left alone", "file", path)
+			return nil
+		}
+		size, err := s.recoverFile(path)
+		switch {
+		case err != nil:
+			log.Warn("recovering leftover in-use file", "file", path, "err", err)
+		case size == 0:
+			err = os.Remove(path)
+		default:
+			err = renameSynced(path, final)
+		}
+		if err != nil {
+			log.Warn("finishing leftover in-use file", "file", path, "err", err)
+			return nil
+		}
+		log.Info("finished leftover in-use file from an earlier run", "file", path, "bytes", size)
+		return nil
+	})
+}
+
+// recoverFile cuts path back to its last whole record and returns its size.
+func (s *HDFS) recoverFile(path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	switch s.set.fileType {
+	case sequenceFile:
+		r, err := seqfile.NewReader(f)
+		if err != nil {
+			end = 0 // not even a whole header
+			break
+		}
+		for {
+			if _, _, err := r.Next(); err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					return 0, fmt.Errorf("reading %s: %w", path, err)
+				}
+				break
+			}
+		}
+		end = r.Offset()
+	case dataStream:
+		if !s.set.ser.newline {
+			break
+		}
+		if end, err = lastNewlineEnd(f, end); err != nil {
+			return 0, err
+		}
+	}
+	if end != st.Size() {
+		if err := f.Truncate(end); err != nil {
+			return 0, err
+		}
+	}
+	return end, f.Sync()
+}
+
+// lastNewlineEnd returns the offset just after the last '\n' of the first
+// size bytes of f (0 if none), reading backwards in chunks.
+func lastNewlineEnd(f io.ReaderAt, size int64) (int64, error) {
+	buf := make([]byte, 64<<10)
+	for end := size; end > 0; {
+		start := max(0, end-int64(len(buf)))
+		chunk := buf[:end-start]
+		if _, err := f.ReadAt(chunk, start); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(chunk, '\n'); i >= 0 {
+			return start + int64(i) + 1, nil
+		}
+		end = start
+	}
+	return 0, nil
+}

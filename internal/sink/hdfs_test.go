@@ -1,0 +1,414 @@
+package sink
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"go.uber.org/goleak"
+
+	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/seqfile"
+)
+
+// buildSink builds a registered sink from Flume-style keys.
+func buildSink(t testing.TB, typeName string, raw map[string]string) flow.Sink {
+	t.Helper()
+	s, err := tryBuildSink(typeName, raw)
+	if err != nil {
+		t.Fatalf("building %s sink: %v", typeName, err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func tryBuildSink(typeName string, raw map[string]string) (flow.Sink, error) {
+	reg, ok := flow.Lookup(flow.KindSink, typeName)
+	if !ok {
+		return nil, errors.New("not registered: " + typeName)
+	}
+	cfg, _, err := reg.Spec.Validate("k1", raw)
+	if err != nil {
+		return nil, err
+	}
+	v, err := reg.Build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return v.(flow.Sink), nil
+}
+
+func ev(body string, kv ...string) flow.Event {
+	h := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		h[kv[i]] = kv[i+1]
+	}
+	return flow.Event{Headers: h, Body: []byte(body)}
+}
+
+// listFiles returns every file under dir, relative, sorted.
+func listFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func readSeq(t testing.TB, path string) (keys []int64, bodies []string, vc string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := seqfile.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for {
+		k, v, err := r.Next()
+		if err == io.EOF {
+			return keys, bodies, r.ValueClass
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		kv, _ := seqfile.Long(k)
+		var b []byte
+		if r.ValueClass == seqfile.Text {
+			b, err = seqfile.TextBytes(v)
+		} else {
+			b, err = seqfile.Bytes(v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, kv)
+		bodies = append(bodies, string(b))
+	}
+}
+
+func TestHDFSConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  map[string]string
+		key  string
+		want string
+	}{
+		{"hdfs url", map[string]string{"hdfs.path": "hdfs://nn:8020/flume"}, "hdfs.path", "mount"},
+		{"bzip2", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "CompressedStream", "hdfs.codeC": "bzip2"}, "hdfs.codeC", "bzip2"},
+		{"compressed without codec", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "CompressedStream"}, "hdfs.codeC", "needs a codec"},
+		{"datastream with codec", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "DataStream", "hdfs.codeC": "gzip"}, "hdfs.codeC", "does not compress"},
+		{"sequencefile with codec", map[string]string{"hdfs.path": "/x", "hdfs.codeC": "gzip"}, "hdfs.codeC", "compressed SequenceFiles"},
+		{"unknown file type", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "Parquet"}, "hdfs.fileType", "unknown file type"},
+		{"round unit", map[string]string{"hdfs.path": "/x", "hdfs.round": "true", "hdfs.roundUnit": "day"}, "hdfs.roundUnit", "unknown unit"},
+		{"round value hours", map[string]string{"hdfs.path": "/x", "hdfs.round": "true", "hdfs.roundUnit": "hour", "hdfs.roundValue": "30"}, "hdfs.roundValue", "24"},
+		{"time zone", map[string]string{"hdfs.path": "/x", "hdfs.timeZone": "Mars/Base"}, "hdfs.timeZone", "Mars"},
+		{"write format", map[string]string{"hdfs.path": "/x", "hdfs.writeFormat": "Avro"}, "hdfs.writeFormat", "unknown write format"},
+		{"avro serializer", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "DataStream", "serializer": "avro_event"}, "serializer", "Avro"},
+		{"static escape", map[string]string{"hdfs.path": "/x/%[host]"}, "hdfs.path", "%[localhost]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tryBuildSink("hdfs", tc.raw)
+			var ke *flow.KeyError
+			if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want a KeyError on %s containing %q", err, tc.key, tc.want)
+			}
+		})
+	}
+	if _, err := tryBuildSink("org.apache.flume.sink.hdfs.HDFSEventSink", map[string]string{"hdfs.path": "file:///tmp/x"}); err != nil {
+		t.Fatalf("file:/// path and class name: %v", err)
+	}
+}
+
+// TestHDFSBucketsLikeFlume is the classic log-directory layout:
+// %y-%m-%d/%H%M/%S with 10-minute rounding, prefix events-, DataStream.
+func TestHDFSBucketsLikeFlume(t *testing.T) {
+	dir := t.TempDir()
+	s := buildSink(t, "hdfs", map[string]string{
+		"hdfs.path": "file://" + dir + "/flume/%y-%m-%d/%H%M/%S", "hdfs.filePrefix": "events-",
+		"hdfs.round": "true", "hdfs.roundValue": "10", "hdfs.roundUnit": "minute", "hdfs.timeZone": "UTC",
+		"hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.rollInterval": "0",
+	})
+	// 2023-11-14 22:13:20 and 22:19:59 share the 22:10 bucket; 22:20:00 does not.
+	batch := []flow.Event{
+		ev("a", "timestamp", "1700000000123"), ev("b", "timestamp", "1700000399000"),
+		ev("c", "timestamp", "1700000400000"), ev("d", "timestamp", "1700000000999"),
+	}
+	if err := s.Deliver(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	// Before close: in-use files, already holding the batch (flushed and synced).
+	files := listFiles(t, dir)
+	re := regexp.MustCompile(`^flume/23-11-14/(2210|2220)/00/events-\.(\d{13})\.tmp$`)
+	if len(files) != 2 {
+		t.Fatalf("files before close: %v", files)
+	}
+	for _, f := range files {
+		m := re.FindStringSubmatch(f)
+		if m == nil {
+			t.Fatalf("file %q does not match %s", f, re)
+		}
+		if ctr, _ := strconv.ParseInt(m[2], 10, 64); time.Since(time.UnixMilli(ctr)) > time.Minute {
+			t.Fatalf("counter %d is not a recent ms timestamp", ctr)
+		}
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, files[0]))
+	if string(got) != "a\nb\nd\n" {
+		t.Fatalf("2210 bucket holds %q before close", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	files = listFiles(t, dir)
+	if len(files) != 2 || strings.HasSuffix(files[0], ".tmp") || strings.HasSuffix(files[1], ".tmp") {
+		t.Fatalf("files after close: %v", files)
+	}
+	got, _ = os.ReadFile(filepath.Join(dir, files[1]))
+	if !strings.HasPrefix(files[1], "flume/23-11-14/2220/00/events-.") || string(got) != "c\n" {
+		t.Fatalf("%s holds %q", files[1], got)
+	}
+}
+
+func TestHDFSSequenceFile(t *testing.T) {
+	for _, tc := range []struct{ format, class string }{{"Writable", seqfile.BytesWritable}, {"Text", seqfile.Text}} {
+		t.Run(tc.format, func(t *testing.T) {
+			dir := t.TempDir()
+			s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.writeFormat": tc.format, "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
+			var want []string
+			for b := range 3 {
+				var batch []flow.Event
+				for i := range 50 {
+					body := strings.Repeat(strconv.Itoa(b*50+i), 20)
+					want = append(want, body)
+					batch = append(batch, ev(body, "timestamp", strconv.Itoa(1700000000000+b*50+i)))
+				}
+				if err := s.Deliver(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Readable while in use: every batch ends with a sync marker and fsync.
+			files := listFiles(t, dir)
+			if len(files) != 1 || !regexp.MustCompile(`^FlumeData\.\d+\.tmp$`).MatchString(files[0]) {
+				t.Fatalf("files: %v", files)
+			}
+			_, bodies, _ := readSeq(t, filepath.Join(dir, files[0]))
+			if len(bodies) != 150 {
+				t.Fatalf("in-use file has %d records", len(bodies))
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			files = listFiles(t, dir)
+			keys, bodies, vc := readSeq(t, filepath.Join(dir, files[0]))
+			if vc != tc.class || strings.Join(bodies, ",") != strings.Join(want, ",") || keys[7] != 1700000000007 {
+				t.Fatalf("value class %s, %d bodies, key[7] %d", vc, len(bodies), keys[7])
+			}
+		})
+	}
+}
+
+func TestHDFSRollCountAndSize(t *testing.T) {
+	t.Run("count", func(t *testing.T) {
+		dir := t.TempDir()
+		s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollCount": "3", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"})
+		var batch []flow.Event
+		for i := range 10 {
+			batch = append(batch, ev(strconv.Itoa(i)))
+		}
+		if err := s.Deliver(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		files := listFiles(t, dir)
+		var done, inUse []string
+		for _, f := range files {
+			if strings.HasSuffix(f, ".tmp") {
+				inUse = append(inUse, f)
+			} else {
+				done = append(done, f)
+			}
+		}
+		if len(done) != 3 || len(inUse) != 1 {
+			t.Fatalf("files: %v", files)
+		}
+		var all []byte
+		for _, f := range files { // counters increase, so name order is write order
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			all = append(all, b...)
+		}
+		if string(all) != "0\n1\n2\n3\n4\n5\n6\n7\n8\n9\n" {
+			t.Fatalf("contents %q", all)
+		}
+	})
+	t.Run("bytes written", func(t *testing.T) {
+		dir := t.TempDir()
+		s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.rollCount": "0", "hdfs.rollSize": "300"})
+		var batch []flow.Event
+		for range 10 {
+			batch = append(batch, ev(strings.Repeat("x", 30)))
+		}
+		if err := s.Deliver(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		files := listFiles(t, dir)
+		// A SequenceFile header is ~98 bytes and each record 8+8+4+30 = 50:
+		// 5 records reach 300 bytes, so 10 events make 2 files.
+		if len(files) != 2 {
+			t.Fatalf("files: %v", files)
+		}
+		for _, f := range files {
+			st, _ := os.Stat(filepath.Join(dir, f))
+			if _, b, _ := readSeq(t, filepath.Join(dir, f)); len(b) != 5 || st.Size() < 300 || st.Size() > 400 {
+				t.Fatalf("%s: %d records, %d bytes", f, len(b), st.Size())
+			}
+		}
+	})
+}
+
+func TestHDFSTimersCloseAndRename(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	for _, key := range []string{"hdfs.idleTimeout", "hdfs.rollInterval"} {
+		t.Run(key, func(t *testing.T) {
+			dir := t.TempDir()
+			raw := map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollInterval": "0", "hdfs.useLocalTimeStamp": "true"}
+			raw[key] = "1"
+			s, err := tryBuildSink("hdfs", raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := s.Deliver(context.Background(), []flow.Event{ev("x")}); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				files := listFiles(t, dir)
+				if len(files) == 1 && !strings.HasSuffix(files[0], ".tmp") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("files after %s: %v", key, files)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			// The bucket keeps working after the timed close.
+			if err := s.Deliver(context.Background(), []flow.Event{ev("y")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if files := listFiles(t, dir); len(files) != 2 {
+				t.Fatalf("files: %v", files)
+			}
+		})
+	}
+}
+
+func TestHDFSMissingTimestampRejected(t *testing.T) {
+	dir := t.TempDir()
+	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y"})
+	err := s.Deliver(context.Background(), []flow.Event{ev("ok", "timestamp", "1700000000000"), ev("no time")})
+	var rej *flow.RejectedError
+	if !errors.As(err, &rej) || len(rej.Rejected) != 1 || rej.Rejected[0].Index != 1 || !strings.Contains(err.Error(), "useLocalTimeStamp") {
+		t.Fatalf("err = %v", err)
+	}
+	if files := listFiles(t, dir); len(files) != 0 {
+		t.Fatalf("nothing may be written on rejection: %v", files)
+	}
+}
+
+func TestHDFSGzip(t *testing.T) {
+	dir := t.TempDir()
+	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip",
+		"hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true", "serializer": "header_and_text"})
+	for b := range 3 {
+		if err := s.Deliver(context.Background(), []flow.Event{ev("line"+strconv.Itoa(b), "h", "v")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	files := listFiles(t, dir)
+	if len(files) != 1 || !strings.HasSuffix(files[0], ".gz") {
+		t.Fatalf("files: %v", files)
+	}
+	f, _ := os.Open(filepath.Join(dir, files[0]))
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr) // three members, one per batch
+	if err != nil || string(got) != "{h=v} line0\n{h=v} line1\n{h=v} line2\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestHDFSMaxOpenFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%{k}", "hdfs.maxOpenFiles": "1", "hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
+	for _, k := range []string{"a", "b", "a"} {
+		if err := s.Deliver(context.Background(), []flow.Event{ev(k, "k", k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := listFiles(t, dir)
+	var inUse int
+	for _, f := range files {
+		if strings.HasSuffix(f, ".tmp") {
+			inUse++
+		}
+	}
+	if len(files) != 3 || inUse != 1 {
+		t.Fatalf("files: %v", files)
+	}
+}
+
+// TestHDFSRecoversLeftovers plays a crash: in-use files with torn tails are
+// cut back to their last whole record and renamed on start.
+func TestHDFSRecoversLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	day := filepath.Join(dir, "2023-11-14")
+	os.MkdirAll(day, 0o755)
+	var buf bytes.Buffer
+	w, _ := seqfile.NewWriter(&buf, seqfile.LongWritable, seqfile.BytesWritable)
+	for i := range 3 {
+		w.Append(seqfile.AppendLong(nil, int64(i)), seqfile.AppendBytes(nil, []byte("rec"+strconv.Itoa(i))))
+	}
+	torn := append(bytes.Clone(buf.Bytes()), 0, 0, 0, 40, 0, 0) // a record cut short
+	os.WriteFile(filepath.Join(day, "FlumeData.1700000000001.tmp"), torn, 0o644)
+	os.WriteFile(filepath.Join(day, "FlumeData.1700000000002.tmp"), []byte("SE"), 0o644) // not even a header
+	os.WriteFile(filepath.Join(day, "other.tmp"), []byte("not ours"), 0o644)
+
+	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y-%m-%d", "hdfs.timeZone": "UTC"})
+	if err := s.Deliver(context.Background(), []flow.Event{ev("new", "timestamp", "1700000000000")}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	files := listFiles(t, dir)
+	if len(files) != 3 || files[0] != "2023-11-14/FlumeData.1700000000001" || files[2] != "2023-11-14/other.tmp" {
+		t.Fatalf("files: %v", files)
+	}
+	if _, bodies, _ := readSeq(t, filepath.Join(dir, files[0])); strings.Join(bodies, ",") != "rec0,rec1,rec2" {
+		t.Fatalf("recovered records %v", bodies)
+	}
+}
