@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
+	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -18,17 +20,53 @@ type Agent struct {
 	// Warnings are keys accepted but unknown or not implemented; Load has
 	// already logged them.
 	Warnings []flow.Warning
+	// ReloadInterval is how often Run reads the config file again to
+	// reload it when it changed; 0 never (flume-ng --no-reload-conf).
+	ReloadInterval time.Duration
+	// MetricsAddr, when set, is where Run serves the counters over HTTP
+	// (/metrics as Flume's JSON or Prometheus text, see Handler).
+	MetricsAddr string
 
-	log      *slog.Logger
-	sources  []*sourceNode
-	channels map[string]flow.Channel
-	sinks    []*flow.SinkRunner
+	log  *slog.Logger
+	file string
+	// data is the config the running graph was built from; refused is the
+	// last content a reload refused (not retried until it changes).
+	data, refused []byte
+	mon           *monitor
+
+	// mu guards g and metricsAddr; g is replaced only by Run's goroutine.
+	mu          sync.Mutex
+	g           *graph
+	metricsAddr net.Addr
 }
 
-type sourceNode struct {
-	name   string
-	source flow.Source
-	proc   *flow.ChannelProcessor
+// task is a running goroutine of the agent (a source's supervisor, a sink
+// runner's loop) with the means to stop it.
+type task struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (t *task) running() bool { return t.done != nil }
+
+// start runs f in a goroutine owned by t until stop.
+func (t *task) start(ctx context.Context, f func(ctx context.Context)) {
+	ctx, t.cancel = context.WithCancel(ctx)
+	t.done = make(chan struct{})
+	go func() {
+		defer close(t.done)
+		f(ctx)
+	}()
+}
+
+// stop cancels the goroutine and waits for it to end.
+func (t *task) stop() {
+	if t.done == nil {
+		return
+	}
+	t.cancel()
+	<-t.done
+	t.done, t.cancel = nil, nil
 }
 
 // Load reads path and builds agent name from it. Every error is a
@@ -42,179 +80,195 @@ func Load(path, name string, log *slog.Logger) (*Agent, error) {
 	return LoadBytes(path, data, name, log)
 }
 
-// LoadBytes is Load on data already read; file names the data in errors.
+// LoadBytes is Load on data already read; file names the data in errors and
+// is the file a reload reads.
 func LoadBytes(file string, data []byte, name string, log *slog.Logger) (*Agent, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	p, warnings, err := parse(file, data, name)
+	a := &Agent{Name: name, log: log, file: file, data: data, mon: newMonitor(name)}
+	g, warnings, err := a.buildGraph(data, nil)
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{Name: name, log: log, channels: map[string]flow.Channel{}}
-	warn := func(w flow.Warning) { a.Warnings = append(a.Warnings, w) }
-	for _, w := range warnings {
-		warn(w)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			a.closeAll()
-		}
-	}()
-	used := map[string]bool{}
-
-	for _, n := range p.lists[flow.KindChannel] {
-		c := p.comps[flow.KindChannel][n]
-		v, err := p.build(c, nil, log, warn)
-		if err != nil {
-			return nil, err
-		}
-		a.channels[n] = v.(flow.Channel)
-	}
-	channelRef := func(c *component, key string, ref string, line int) (flow.Channel, error) {
-		ch, ok := a.channels[ref]
-		if !ok {
-			return nil, p.errf(line, p.full(c, key), c.keys[key].value, fmt.Sprintf("channel %q is not listed in %s.channels", ref, name),
-				fmt.Sprintf("use one of: %s, or add %s to %s.channels", strings.Join(p.lists[flow.KindChannel], ", "), ref, name))
-		}
-		used[ref] = true
-		return ch, nil
-	}
-
-	for _, n := range p.lists[flow.KindSource] {
-		c := p.comps[flow.KindSource][n]
-		chKey, ok := c.keys["channels"]
-		if !ok || len(splitList(chKey.value)) == 0 {
-			return nil, p.errf(c.line, p.full(c, "channels"), "", fmt.Sprintf("source %q is not bound to a channel", n),
-				fmt.Sprintf("set %s to one or more of: %s", p.full(c, "channels"), strings.Join(p.lists[flow.KindChannel], " ")))
-		}
-		if v, ok := c.keys["interceptors"]; ok && strings.TrimSpace(v.value) != "" {
-			return nil, p.errf(v.line, p.full(c, "interceptors"), v.value, "interceptors are not implemented yet",
-				"remove the interceptors keys for now (events then pass unchanged)")
-		}
-		sel := &flow.Replicating{}
-		optional := map[string]bool{}
-		if v, ok := c.keys["selector.type"]; ok && !strings.EqualFold(v.value, "replicating") {
-			return nil, p.errf(v.line, p.full(c, "selector.type"), v.value, "only the replicating selector is implemented so far",
-				"use selector.type = replicating (the default), or remove the key")
-		}
-		if v, ok := c.keys["selector.optional"]; ok {
-			for _, o := range splitList(v.value) {
-				optional[o] = true
-			}
-		}
-		for _, ref := range splitList(chKey.value) {
-			ch, err := channelRef(c, "channels", ref, chKey.line)
-			if err != nil {
-				return nil, err
-			}
-			if optional[ref] {
-				sel.Optional = append(sel.Optional, flow.NamedChannel{Name: ref, Channel: ch})
-				delete(optional, ref)
-			} else {
-				sel.Required = append(sel.Required, flow.NamedChannel{Name: ref, Channel: ch})
-			}
-		}
-		for o := range optional {
-			v := c.keys["selector.optional"]
-			return nil, p.errf(v.line, p.full(c, "selector.optional"), v.value, fmt.Sprintf("channel %q is optional but not in the source's channels", o),
-				"list optional channels in "+p.full(c, "channels")+" too")
-		}
-		skip := func(k string) bool {
-			return k == "channels" || k == "selector.type" || k == "selector.optional"
-		}
-		v, err := p.build(c, skip, log, warn)
-		if err != nil {
-			return nil, err
-		}
-		a.sources = append(a.sources, &sourceNode{name: n, source: v.(flow.Source),
-			proc: &flow.ChannelProcessor{Selector: sel, Logger: log.With("source", n)}})
-	}
-
-	for _, n := range p.lists[flow.KindSink] {
-		c := p.comps[flow.KindSink][n]
-		chKey, ok := c.keys["channel"]
-		if !ok {
-			fix := fmt.Sprintf("set %s to one of: %s", p.full(c, "channel"), strings.Join(p.lists[flow.KindChannel], " "))
-			if _, plural := c.keys["channels"]; plural {
-				fix = fmt.Sprintf("a sink takes from exactly one channel: rename %s to %s (singular)", p.full(c, "channels"), p.full(c, "channel"))
-			}
-			return nil, p.errf(c.line, p.full(c, "channel"), "", fmt.Sprintf("sink %q is not bound to a channel", n), fix)
-		}
-		if refs := splitList(chKey.value); len(refs) != 1 {
-			return nil, p.errf(chKey.line, p.full(c, "channel"), chKey.value, "a sink takes from exactly one channel",
-				"name one channel; to feed several sinks, bind each sink to a channel")
-		}
-		ch, err := channelRef(c, "channel", strings.TrimSpace(chKey.value), chKey.line)
-		if err != nil {
-			return nil, err
-		}
-		v, err := p.build(c, func(k string) bool { return k == "channel" }, log, warn)
-		if err != nil {
-			return nil, err
-		}
-		sink := v.(flow.Sink)
-		r := &flow.SinkRunner{Name: n, Channel: ch, Sink: sink, Logger: log.With("sink", n)}
-		a.sinks = append(a.sinks, r)
-		// The runner takes at most the channel's transactionCapacity per
-		// transaction; a batchSize the user set above it is refused.
-		if tc, ok := ch.(flow.TransactionCapacitor); ok {
-			bs := 100
-			if b, ok := sink.(flow.BatchSizer); ok && b.BatchSize() > 0 {
-				bs = b.BatchSize()
-			}
-			if bs > tc.TransactionCapacity() {
-				if b, has := c.keys["batchSize"]; has {
-					return nil, p.errf(b.line, p.full(c, "batchSize"), b.value, fmt.Sprintf("larger than channel %s's transactionCapacity %d", chKey.value, tc.TransactionCapacity()),
-						"make batchSize at most the channel's transactionCapacity, or raise transactionCapacity")
-				}
-				bs = tc.TransactionCapacity()
-			}
-			r.BatchSize = bs
-		}
-	}
-
-	for _, n := range p.lists[flow.KindChannel] {
-		if !used[n] {
-			return nil, p.errf(p.listLine[flow.KindChannel], name+".channels", strings.Join(p.lists[flow.KindChannel], " "),
-				fmt.Sprintf("channel %q is not used by any source or sink", n), fmt.Sprintf("bind it to a source (.channels) or a sink (.channel), or remove %s from %s.channels", n, name))
-		}
-	}
-	for _, w := range a.Warnings {
-		log.Warn(w.Message, "key", w.Key)
-	}
-	ok = true
+	a.g, a.Warnings = g, warnings
+	a.mon.set(g)
 	return a, nil
 }
 
-// Run starts every sink runner and source and runs them until ctx is done.
-// A source that fails is restarted with backoff (1s doubling to 30s). On
+// buildGraph parses data and builds a graph reusing prev's unchanged nodes;
+// warnings are logged.
+func (a *Agent) buildGraph(data []byte, prev *graph) (*graph, []flow.Warning, error) {
+	p, warnings, err := parse(a.file, data, a.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	g, err := build(p, prev, a.log, func(w flow.Warning) { warnings = append(warnings, w) })
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range warnings {
+		a.log.Warn(w.Message, "key", w.Key)
+	}
+	return g, warnings, nil
+}
+
+// Run starts every sink runner and source and runs them until ctx is done,
+// reloading the config file every ReloadInterval when it changed. A source
+// that fails is restarted with backoff (1s doubling to 30s); a sink whose
+// delivery fails is retried with backoff (100ms doubling to 5s). On
 // cancellation it stops the sources first, then the sinks, then closes
 // sinks and channels; it returns when every goroutine it started has ended.
 func (a *Agent) Run(ctx context.Context) error {
-	a.log.Info("agent starting", "agent", a.Name, "sources", len(a.sources), "channels", len(a.channels), "sinks", len(a.sinks))
-	sinkCtx, stopSinks := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSinks()
-	var sinkWG, srcWG sync.WaitGroup
-	for _, r := range a.sinks {
-		sinkWG.Go(func() { _ = r.Run(sinkCtx) })
+	var srv *http.Server
+	var srvDone chan struct{}
+	if a.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", a.MetricsAddr)
+		if err != nil {
+			a.closeGraph(a.g, nil)
+			return fmt.Errorf("listening for metrics on %s: %w", a.MetricsAddr, err)
+		}
+		a.mu.Lock()
+		a.metricsAddr = ln.Addr()
+		a.mu.Unlock()
+		srv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srvDone = make(chan struct{})
+		go func() { // owned by Run: ends when srv is closed below
+			defer close(srvDone)
+			_ = srv.Serve(ln)
+		}()
+		a.log.Info("serving agent metrics", "addr", ln.Addr().String(), "paths", "/metrics (JSON; Prometheus text on Accept), /metrics/prometheus")
 	}
-	for _, s := range a.sources {
-		srcWG.Go(func() { a.superviseSource(ctx, s) })
+
+	a.mu.Lock()
+	g := a.g
+	a.mu.Unlock()
+	a.log.Info("agent starting", "agent", a.Name, "sources", len(g.sources), "channels", len(g.channels), "sinks", len(g.sinks))
+	base := context.WithoutCancel(ctx)
+	a.startGraph(base, g)
+
+	var tick <-chan time.Time
+	if a.ReloadInterval > 0 {
+		t := time.NewTicker(a.ReloadInterval)
+		defer t.Stop()
+		tick = t.C
 	}
-	<-ctx.Done()
-	srcWG.Wait()
-	stopSinks()
-	sinkWG.Wait()
-	a.closeAll()
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-tick:
+			a.reload(base)
+		}
+	}
+
+	a.mu.Lock()
+	g = a.g
+	a.mu.Unlock()
+	a.stopGraph(g, nil)
+	a.closeGraph(g, nil)
+	if srv != nil {
+		srv.Close()
+		<-srvDone
+	}
 	a.log.Info("agent stopped", "agent", a.Name)
 	return nil
 }
 
-// superviseSource runs s until ctx is done, restarting it after failures.
+// MetricsListenAddr is the address the metrics server listens on while Run
+// runs (nil before), e.g. when MetricsAddr asked for port 0.
+func (a *Agent) MetricsListenAddr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.metricsAddr
+}
+
+// startGraph starts the runners and sources of g that are not running:
+// sinks first, so a source's first batch has a taker.
+func (a *Agent) startGraph(ctx context.Context, g *graph) {
+	now := time.Now().UnixMilli()
+	for _, ch := range g.channels {
+		if ch.counters.Snapshot()["StartTime"] == 0 {
+			ch.counters.Set("StartTime", now)
+		}
+	}
+	for _, r := range g.runners {
+		if r.running() {
+			continue
+		}
+		for _, s := range r.sinks {
+			s.counters.Set("StartTime", now)
+		}
+		r.start(ctx, func(ctx context.Context) { _ = r.loop.Run(ctx) })
+	}
+	for _, s := range g.sources {
+		if !s.running() {
+			s.start(ctx, func(ctx context.Context) { a.superviseSource(ctx, s) })
+		}
+	}
+}
+
+// stopGraph stops the sources, then the runners, of g that next does not
+// share (all of them when next is nil).
+func (a *Agent) stopGraph(g, next *graph) {
+	keep := map[any]bool{}
+	if next != nil {
+		for _, s := range next.sources {
+			keep[s] = true
+		}
+		for _, r := range next.runners {
+			keep[r] = true
+		}
+	}
+	for _, s := range g.sources {
+		if !keep[s] {
+			s.stop()
+		}
+	}
+	now := time.Now().UnixMilli()
+	for _, r := range g.runners {
+		if !keep[r] {
+			r.stop()
+			for _, s := range r.sinks {
+				s.counters.Set("StopTime", now)
+			}
+		}
+	}
+}
+
+// closeGraph closes the sinks and channels of g that next does not share
+// (all of them when next is nil), logging failures.
+func (a *Agent) closeGraph(g, next *graph) {
+	if next == nil {
+		next = &graph{}
+	}
+	now := time.Now().UnixMilli()
+	for _, n := range g.sinkOrder {
+		if s := g.sinks[n]; next.sinks[n] != s {
+			if err := s.sink.Close(); err != nil {
+				a.log.Warn("closing sink", "sink", n, "err", err)
+			}
+		}
+	}
+	for _, n := range g.chanOrder {
+		if ch := g.channels[n]; next.channels[n] != ch {
+			ch.counters.Set("StopTime", now)
+			if err := ch.raw.Close(); err != nil {
+				a.log.Warn("closing channel", "channel", n, "err", err)
+			}
+		}
+	}
+}
+
+// closeAll closes every sink and channel of a graph that was never run.
+func (a *Agent) closeAll() { a.closeGraph(a.g, nil) }
+
+// superviseSource runs s until ctx is done, restarting it after failures
+// with backoff; each failure is logged and counted (GenericProcessingFail).
 func (a *Agent) superviseSource(ctx context.Context, s *sourceNode) {
 	backoff := time.Duration(0)
+	s.counters.Set("StartTime", time.Now().UnixMilli())
+	defer func() { s.counters.Set("StopTime", time.Now().UnixMilli()) }()
 	for ctx.Err() == nil {
 		start := time.Now()
 		err := s.source.Run(ctx, s.proc)
@@ -229,6 +283,7 @@ func (a *Agent) superviseSource(ctx context.Context, s *sourceNode) {
 		} else {
 			backoff = min(backoff*2, 30*time.Second)
 		}
+		s.counters.Add("GenericProcessingFail", 1)
 		a.log.Error("source failed; restarting", "source", s.name, "retry_in", backoff, "err", err)
 		t := time.NewTimer(backoff)
 		select {
@@ -240,16 +295,67 @@ func (a *Agent) superviseSource(ctx context.Context, s *sourceNode) {
 	}
 }
 
-// closeAll closes sinks and channels, logging failures.
-func (a *Agent) closeAll() {
-	for _, r := range a.sinks {
-		if err := r.Sink.Close(); err != nil {
-			a.log.Warn("closing sink", "sink", r.Name, "err", err)
+// reload reads the config file and, when it changed and is valid, replaces
+// the running graph: components whose config or bindings changed are
+// stopped and closed, new ones started, unchanged ones (and the events in
+// unchanged channels) keep running. An invalid config is logged and the
+// running one kept. Called only from Run's goroutine.
+func (a *Agent) reload(ctx context.Context) {
+	data, err := readFile(a.file)
+	if err != nil {
+		if !bytes.Equal(a.refused, []byte("\x00unreadable")) {
+			a.log.Error("config reload: cannot read the config file; keeping the running config", "err", err)
+			a.refused = []byte("\x00unreadable")
+		}
+		return
+	}
+	if bytes.Equal(data, a.data) || bytes.Equal(data, a.refused) {
+		return
+	}
+	a.mu.Lock()
+	old := a.g
+	a.mu.Unlock()
+	g, _, err := a.buildGraph(data, old)
+	if err != nil {
+		a.refused = data
+		a.log.Error("config reload refused; keeping the running config", "err", err)
+		return
+	}
+	a.stopGraph(old, g)
+	a.closeGraph(old, g)
+	a.mu.Lock()
+	a.g = g
+	a.mu.Unlock()
+	a.data, a.refused = data, nil
+	a.mon.set(g)
+	started, kept := a.changes(old, g)
+	a.startGraph(ctx, g)
+	a.log.Info("config reloaded", "file", a.file, "restarted", started, "kept", kept)
+}
+
+// changes lists the sources and sink runners of g that are new (started)
+// and those shared with old (kept running), for the reload log.
+func (a *Agent) changes(old, g *graph) (started, kept []string) {
+	was := map[any]bool{}
+	for _, s := range old.sources {
+		was[s] = true
+	}
+	for _, r := range old.runners {
+		was[r] = true
+	}
+	for _, s := range g.sources {
+		if was[s] {
+			kept = append(kept, "source "+s.name)
+		} else {
+			started = append(started, "source "+s.name)
 		}
 	}
-	for n, ch := range a.channels {
-		if err := ch.Close(); err != nil {
-			a.log.Warn("closing channel", "channel", n, "err", err)
+	for _, r := range g.runners {
+		if was[r] {
+			kept = append(kept, r.key)
+		} else {
+			started = append(started, r.key)
 		}
 	}
+	return started, kept
 }

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/runnel/runnel/internal/flow"
 	"github.com/runnel/runnel/internal/testutil"
 )
 
@@ -39,11 +40,11 @@ func TestExampleConfParses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.closeAll()
-	if len(a.sources) != 1 || len(a.channels) != 1 || len(a.sinks) != 1 || len(a.Warnings) != 0 {
-		t.Fatalf("sources %d channels %d sinks %d warnings %v", len(a.sources), len(a.channels), len(a.sinks), a.Warnings)
+	if len(a.g.sources) != 1 || len(a.g.channels) != 1 || len(a.g.sinks) != 1 || len(a.Warnings) != 0 {
+		t.Fatalf("sources %d channels %d sinks %d warnings %v", len(a.g.sources), len(a.g.channels), len(a.g.sinks), a.Warnings)
 	}
-	if a.sinks[0].BatchSize != 0 && a.sinks[0].BatchSize > 100 {
-		t.Fatalf("sink batch %d exceeds transactionCapacity", a.sinks[0].BatchSize)
+	if bs := a.g.sinks["k1"].runner.BatchSize; bs != 0 && bs > 100 {
+		t.Fatalf("sink batch %d exceeds transactionCapacity", bs)
 	}
 }
 
@@ -132,7 +133,7 @@ a1.sinks.k1.channel = c1
 		{name: "unknown agent", agent: "agent2", edit: func(s string) string { return s },
 			want: `f.conf: no keys for agent "agent2" (agents in this file: a1); fix: pass the agent's name with --name, the prefix of its keys (e.g. a1 for a1.sources = r1)`},
 		{name: "unknown type", edit: func(s string) string { return strings.Replace(s, "type = memory", "type = memroy", 1) },
-			want: `f.conf:8: a1.channels.c1.type = "memroy": unknown channel type; fix: use one of: memory (aliases, case-insensitive, or their Java class names)`},
+			want: `f.conf:8: a1.channels.c1.type = "memroy": unknown channel type; fix: use one of: ` + strings.Join(flow.Names(flow.KindChannel), ", ") + ` (aliases, case-insensitive, or their Java class names)`},
 		{name: "bad number", edit: func(s string) string { return s + "a1.channels.c1.capacity = abc\n" },
 			want: `f.conf:11: a1.channels.c1.capacity = "abc": not a whole number; fix: set it to an integer such as 100 (most events stored in the channel)`},
 		{name: "transactionCapacity above capacity", edit: func(s string) string {
@@ -154,19 +155,49 @@ a1.sinks.k1.channel = c1
 		},
 			want: `f.conf:10: a1.sinks.k1.channel = "c2": channel "c2" is not listed in a1.channels; fix: use one of: c1, or add c2 to a1.channels`},
 		{name: "listed component without type", edit: func(s string) string { return strings.Replace(s, "a1.sinks = k1", "a1.sinks = k1 k2", 1) },
-			want: `f.conf:3: a1.sinks.k2.type: sink "k2" is listed but has no type; fix: set a1.sinks.k2.type (one of: logger)`},
+			want: `f.conf:3: a1.sinks.k2.type: sink "k2" is listed but has no type; fix: set a1.sinks.k2.type (one of: ` + strings.Join(flow.Names(flow.KindSink), ", ") + `)`},
 		{name: "component not listed", edit: func(s string) string { return s + "a1.sinks.k9.type = logger\n" },
 			want: `f.conf:11: a1.sinks.k9.type = "logger": sink "k9" has keys but is not listed in a1.sinks; fix: add k9 to a1.sinks, or remove its keys`},
 		{name: "unused channel", edit: func(s string) string {
 			return strings.Replace(s, "a1.channels = c1", "a1.channels = c1 c2", 1) + "a1.channels.c2.type = memory\n"
 		},
 			want: `f.conf:2: a1.channels = "c1 c2": channel "c2" is not used by any source or sink; fix: bind it to a source (.channels) or a sink (.channel), or remove c2 from a1.channels`},
-		{name: "sink groups not implemented", edit: func(s string) string { return s + "a1.sinkgroups = g1\n" },
-			want: `f.conf:11: a1.sinkgroups = "g1": sink groups (failover, load_balance) are not implemented yet; fix: remove the sinkgroups keys; each sink then runs on its own`},
-		{name: "multiplexing not implemented", edit: func(s string) string { return s + "a1.sources.r1.selector.type = multiplexing\n" },
-			want: `f.conf:11: a1.sources.r1.selector.type = "multiplexing": only the replicating selector is implemented so far; fix: use selector.type = replicating (the default), or remove the key`},
-		{name: "interceptors not implemented", edit: func(s string) string { return s + "a1.sources.r1.interceptors = i1\n" },
-			want: `f.conf:11: a1.sources.r1.interceptors = "i1": interceptors are not implemented yet; fix: remove the interceptors keys for now (events then pass unchanged)`},
+		{name: "sink group without sinks", edit: func(s string) string { return s + "a1.sinkgroups = g1\n" },
+			want: `f.conf:11: a1.sinkgroups.g1.sinks: sink group "g1" is listed but has no sinks; fix: set a1.sinkgroups.g1.sinks to two or more of: k1`},
+		{name: "sink group with an unknown sink", edit: func(s string) string {
+			return s + "a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1 k2\n"
+		},
+			want: `f.conf:12: a1.sinkgroups.g1.sinks = "k1 k2": sink "k2" is not listed in a1.sinks; fix: use sinks of a1.sinks (k1)`},
+		{name: "sink in two groups", edit: func(s string) string {
+			return s + "a1.sinkgroups = g1 g2\na1.sinkgroups.g1.sinks = k1\na1.sinkgroups.g2.sinks = k1\n"
+		},
+			want: `f.conf:13: a1.sinkgroups.g2.sinks = "k1": sink "k1" is already in sink group g1; fix: put each sink in one group at most`},
+		{name: "unknown sink processor", edit: func(s string) string {
+			return s + "a1.sinkgroups = g1\na1.sinkgroups.g1.sinks = k1\na1.sinkgroups.g1.processor.type = fallover\n"
+		},
+			want: `f.conf:13: a1.sinkgroups.g1.processor.type = "fallover": unknown sink processor type; fix: use default, failover or load_balance (or Flume's class names DefaultSinkProcessor, FailoverSinkProcessor, LoadBalancingSinkProcessor)`},
+		{name: "unknown selector", edit: func(s string) string { return s + "a1.sources.r1.selector.type = multiplex\n" },
+			want: `f.conf:11: a1.sources.r1.selector.type = "multiplex": unknown channel selector type; fix: use replicating (the default) or multiplexing, or their class names org.apache.flume.channel.ReplicatingChannelSelector / MultiplexingChannelSelector`},
+		{name: "multiplexing mapping to a channel the source lacks", edit: func(s string) string {
+			return s + "a1.sources.r1.selector.type = multiplexing\na1.sources.r1.selector.mapping.CZ = c2\n"
+		},
+			want: `f.conf:12: a1.sources.r1.selector.mapping.CZ = "c2": channel "c2" is not one of source r1's channels (c1); fix: use one of: c1, or add c2 to a1.sources.r1.channels`},
+		{name: "replicating optional channel the source lacks", edit: func(s string) string { return s + "a1.sources.r1.selector.optional = c3\n" },
+			want: `f.conf:11: a1.sources.r1.selector.optional = "c3": channel "c3" is not one of source r1's channels (c1); fix: use one of: c1, or add c3 to a1.sources.r1.channels`},
+		{name: "interceptor without type", edit: func(s string) string { return s + "a1.sources.r1.interceptors = i1\n" },
+			want: `f.conf:11: a1.sources.r1.interceptors.i1.type: interceptor "i1" has no type; fix: set a1.sources.r1.interceptors.i1.type (one of: ` + strings.Join(flow.Names(flow.KindTransform), ", ") + `)`},
+		{name: "unknown interceptor type", edit: func(s string) string {
+			return s + "a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = timestmp\n"
+		},
+			want: `f.conf:12: a1.sources.r1.interceptors.i1.type = "timestmp": unknown interceptor type; fix: use one of: ` + strings.Join(flow.Names(flow.KindTransform), ", ") + ` (aliases, case-insensitive, or their Java class names)`},
+		{name: "interceptor keys not listed", edit: func(s string) string {
+			return s + "a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = agenttest_tag\na1.sources.r1.interceptors.i2.type = agenttest_tag\n"
+		},
+			want: `f.conf:13: a1.sources.r1.interceptors.i2.type = "agenttest_tag": interceptor "i2" has keys but is not listed in a1.sources.r1.interceptors; fix: add i2 to a1.sources.r1.interceptors, or remove its keys`},
+		{name: "interceptor's own key error", edit: func(s string) string {
+			return s + "a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = agenttest_tag\na1.sources.r1.interceptors.i1.n = x\n"
+		},
+			want: `f.conf:13: a1.sources.r1.interceptors.i1.n = "x": not a whole number; fix: set it to an integer such as 1 (a number)`},
 		{name: "no channels", edit: func(s string) string { return strings.Replace(s, "a1.channels = c1\n", "", 1) },
 			want: `f.conf: a1.channels: the agent lists no channels; fix: list its channels, e.g. a1.channels = c1`},
 	}
@@ -237,7 +268,7 @@ func TestSinkBatchCappedToTransactionCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.closeAll()
-	if got := a.sinks[0].BatchSize; got != 10 {
+	if got := a.g.sinks["k1"].runner.BatchSize; got != 10 {
 		t.Fatalf("sink batch size %d, want 10", got)
 	}
 }

@@ -57,14 +57,46 @@ type entry struct {
 	line  int
 }
 
-// component is one source, channel or sink as configured.
+// kindGroup marks a sink group's component (a1.sinkgroups.g1.*); it is not
+// a flow.Kind any registry knows.
+const kindGroup flow.Kind = 100
+
+// kindName names a kind in messages ("source", "sink group").
+func kindName(k flow.Kind) string {
+	if k == kindGroup {
+		return "sink group"
+	}
+	return k.String()
+}
+
+// component is one source, channel, sink, sink group or interceptor as
+// configured.
 type component struct {
 	kind flow.Kind
 	name string
+	// path is the prefix of its keys (a1.sources.r1,
+	// a1.sources.r1.interceptors.i1).
+	path string
 	// keys are the component's properties relative to it ("type", "port").
 	keys map[string]entry
 	// line is where the component is listed (a1.sources = r1).
 	line int
+}
+
+// fingerprint is the component's configuration without line numbers: two
+// loads of a file give the same fingerprint exactly when the component's
+// keys and values are the same, so a reload keeps it running.
+func (c *component) fingerprint() string {
+	keys := make([]string, 0, len(c.keys))
+	for k := range c.keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%s\n", k, strings.TrimSpace(c.keys[k].value))
+	}
+	return b.String()
 }
 
 // parsed is an agent's section of a Flume file, before validation.
@@ -76,7 +108,7 @@ type parsed struct {
 	comps       map[flow.Kind]map[string]*component
 }
 
-var listKeys = map[string]flow.Kind{"sources": flow.KindSource, "channels": flow.KindChannel, "sinks": flow.KindSink}
+var listKeys = map[string]flow.Kind{"sources": flow.KindSource, "channels": flow.KindChannel, "sinks": flow.KindSink, "sinkgroups": kindGroup}
 
 func kindWord(k flow.Kind) string {
 	switch k {
@@ -84,6 +116,8 @@ func kindWord(k flow.Kind) string {
 		return "sources"
 	case flow.KindChannel:
 		return "channels"
+	case kindGroup:
+		return "sinkgroups"
 	}
 	return "sinks"
 }
@@ -132,10 +166,6 @@ func parse(file string, data []byte, agent string) (*parsed, []flow.Warning, err
 			continue
 		}
 		group, rest, _ := strings.Cut(k, ".")
-		if group == "sinkgroups" {
-			return nil, nil, &ConfigError{File: file, Line: e.line, Key: prefix + k, Value: e.value,
-				Problem: "sink groups (failover, load_balance) are not implemented yet", Fix: "remove the sinkgroups keys; each sink then runs on its own"}
-		}
 		kind, ok := listKeys[group]
 		name, sub, ok2 := strings.Cut(rest, ".")
 		if !ok || !ok2 || name == "" || sub == "" {
@@ -149,7 +179,7 @@ func parse(file string, data []byte, agent string) (*parsed, []flow.Warning, err
 		}
 		c := m[name]
 		if c == nil {
-			c = &component{kind: kind, name: name, keys: map[string]entry{}}
+			c = &component{kind: kind, name: name, path: prefix + group + "." + name, keys: map[string]entry{}}
 			m[name] = c
 		}
 		c.keys[sub] = e
@@ -169,7 +199,7 @@ func parse(file string, data []byte, agent string) (*parsed, []flow.Warning, err
 			if !listed {
 				k, e := c.first()
 				full := fmt.Sprintf("%s%s.%s.%s", prefix, kindWord(kind), name, k)
-				return nil, nil, p.errf(e.line, full, e.value, fmt.Sprintf("%s %q has keys but is not listed in %s%s", kind, name, prefix, kindWord(kind)),
+				return nil, nil, p.errf(e.line, full, e.value, fmt.Sprintf("%s %q has keys but is not listed in %s%s", kindName(kind), name, prefix, kindWord(kind)),
 					fmt.Sprintf("add %s to %s%s, or remove its keys", name, prefix, kindWord(kind)))
 			}
 		}
@@ -178,9 +208,13 @@ func parse(file string, data []byte, agent string) (*parsed, []flow.Warning, err
 		seen := map[string]bool{}
 		for _, n := range names {
 			if seen[n] {
-				return nil, nil, p.errf(p.listLine[kind], prefix+kindWord(kind), strings.Join(names, " "), fmt.Sprintf("%s %q is listed twice", kind, n), "list each name once")
+				return nil, nil, p.errf(p.listLine[kind], prefix+kindWord(kind), strings.Join(names, " "), fmt.Sprintf("%s %q is listed twice", kindName(kind), n), "list each name once")
 			}
 			seen[n] = true
+			if p.comps[kind][n] == nil && kind == kindGroup {
+				return nil, nil, p.errf(p.listLine[kind], fmt.Sprintf("%ssinkgroups.%s.sinks", prefix, n), "",
+					fmt.Sprintf("sink group %q is listed but has no sinks", n), fmt.Sprintf("set %ssinkgroups.%s.sinks to two or more of: %s", prefix, n, strings.Join(p.lists[flow.KindSink], " ")))
+			}
 			if p.comps[kind][n] == nil {
 				return nil, nil, p.errf(p.listLine[kind], fmt.Sprintf("%s%s.%s.type", prefix, kindWord(kind), n), "",
 					fmt.Sprintf("%s %q is listed but has no type", kind, n), fmt.Sprintf("set %s%s.%s.type (one of: %s)", prefix, kindWord(kind), n, strings.Join(flow.Names(kind), ", ")))
@@ -203,7 +237,7 @@ func (c *component) first() (string, entry) {
 
 // full is a component key's full property name.
 func (p *parsed) full(c *component, key string) string {
-	return fmt.Sprintf("%s.%s.%s.%s", p.agent, kindWord(c.kind), c.name, key)
+	return c.path + "." + key
 }
 
 func (p *parsed) errf(line int, key, value, problem, fix string) *ConfigError {
@@ -223,16 +257,17 @@ func (p *parsed) keyErr(c *component, err error) error {
 	return p.errf(line, p.full(c, ke.Key), ke.Value, ke.Problem, ke.Fix)
 }
 
-// build validates c's type and keys (except those in skip) and constructs it.
-func (p *parsed) build(c *component, skip func(string) bool, log *slog.Logger, warn func(flow.Warning)) (any, error) {
+// build validates c's type and keys (except those in skip) and constructs
+// it with counters (nil for none); it returns the component and its Config.
+func (p *parsed) build(c *component, skip func(string) bool, log *slog.Logger, warn func(flow.Warning), counters *flow.Counters) (any, flow.Config, error) {
 	t, ok := c.keys["type"]
 	if !ok {
-		return nil, p.errf(c.line, p.full(c, "type"), "", fmt.Sprintf("%s %q has no type", c.kind, c.name),
+		return nil, flow.Config{}, p.errf(c.line, p.full(c, "type"), "", fmt.Sprintf("%s %q has no type", c.kind, c.name),
 			fmt.Sprintf("set %s (one of: %s)", p.full(c, "type"), strings.Join(flow.Names(c.kind), ", ")))
 	}
 	reg, ok := flow.Lookup(c.kind, t.value)
 	if !ok {
-		return nil, p.errf(t.line, p.full(c, "type"), t.value, fmt.Sprintf("unknown %s type", c.kind),
+		return nil, flow.Config{}, p.errf(t.line, p.full(c, "type"), t.value, fmt.Sprintf("unknown %s type", c.kind),
 			fmt.Sprintf("use one of: %s (aliases, case-insensitive, or their Java class names)", strings.Join(flow.Names(c.kind), ", ")))
 	}
 	raw := map[string]string{}
@@ -247,14 +282,21 @@ func (p *parsed) build(c *component, skip func(string) bool, log *slog.Logger, w
 		warn(flow.Warning{Key: p.full(c, w.Key), Message: fmt.Sprintf("%s:%d: %s", p.file, line, w.Message)})
 	}
 	if err != nil {
-		return nil, p.keyErr(c, err)
+		return nil, flow.Config{}, p.keyErr(c, err)
 	}
-	cfg.Logger = log.With(string(kindWord(c.kind)[:len(kindWord(c.kind))-1]), c.name)
+	role := kindWord(c.kind)
+	role = role[:len(role)-1]
+	if c.kind == flow.KindTransform {
+		role = "interceptor"
+	}
+	cfg.Logger = log.With(role, c.name)
+	cfg.Counters = counters
+	cfg.Agent = p.agent
 	v, err := reg.Build(cfg)
 	if err != nil {
-		return nil, p.keyErr(c, err)
+		return nil, flow.Config{}, p.keyErr(c, err)
 	}
-	return v, nil
+	return v, cfg, nil
 }
 
 func splitList(s string) []string {

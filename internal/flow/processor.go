@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // Selector decides which channels an event goes to (Flume's channel
@@ -33,12 +34,45 @@ func (r *Replicating) Select(Event) (required, optional []NamedChannel) {
 	return r.Required, r.Optional
 }
 
+// DefaultSelectorHeader is the header a Multiplexing selector reads when
+// selector.header is not set (Flume's default).
+const DefaultSelectorHeader = "flume.selector.header"
+
+// Multiplexing routes each event by the value of one header (Flume's
+// multiplexing channel selector): Mapping[value] are its required channels,
+// or Default when the value is absent, empty or unmapped; Optional[value]
+// are its optional channels (none when unmapped).
+type Multiplexing struct {
+	Header   string
+	Mapping  map[string][]NamedChannel
+	Optional map[string][]NamedChannel
+	Default  []NamedChannel
+}
+
+// Select implements Selector.
+func (m *Multiplexing) Select(e Event) (required, optional []NamedChannel) {
+	v, ok := e.Headers[m.Header]
+	if !ok {
+		return m.Default, nil
+	}
+	required, ok = m.Mapping[v]
+	if !ok || strings.TrimSpace(v) == "" {
+		required = m.Default
+	}
+	return required, m.Optional[v]
+}
+
 // ChannelProcessor is the Emitter a source writes to: it applies transforms
 // in order, then commits the batch to every channel the Selector names.
 type ChannelProcessor struct {
 	Transforms []Transform
 	Selector   Selector
 	Logger     *slog.Logger
+	// Counters, when set, get Flume's source counters for every Emit:
+	// AppendBatchReceivedCount, EventReceivedCount (events handed in),
+	// AppendBatchAcceptedCount, EventAcceptedCount (events committed) and
+	// ChannelWriteFail (batches refused).
+	Counters *Counters
 }
 
 // Emit implements Emitter. Required channels get the batch all-or-none:
@@ -46,6 +80,18 @@ type ChannelProcessor struct {
 // any Put failure rolls all of them back. Because channels reserve room at
 // Put (see Transaction), Commit does not fail for lack of room.
 func (p *ChannelProcessor) Emit(ctx context.Context, batch []Event) error {
+	p.Counters.Add("AppendBatchReceivedCount", 1)
+	p.Counters.Add("EventReceivedCount", int64(len(batch)))
+	if err := p.emit(ctx, batch); err != nil {
+		p.Counters.Add("ChannelWriteFail", 1)
+		return err
+	}
+	p.Counters.Add("AppendBatchAcceptedCount", 1)
+	p.Counters.Add("EventAcceptedCount", int64(len(batch)))
+	return nil
+}
+
+func (p *ChannelProcessor) emit(ctx context.Context, batch []Event) error {
 	type plan struct {
 		ch     NamedChannel
 		events []Event

@@ -26,6 +26,11 @@ type SinkRunner struct {
 	// (default 100ms..5s, doubling; 5s is Flume's maxBackoffSleep).
 	FailMin, FailMax time.Duration
 	Logger           *slog.Logger
+	// Counters, when set, get Flume's sink counters: BatchEmptyCount,
+	// BatchUnderflowCount, BatchCompleteCount, EventDrainAttemptCount,
+	// EventDrainSuccessCount, EventWriteFail (failed deliveries) and
+	// ChannelReadFail (failed takes).
+	Counters *Counters
 }
 
 func (r *SinkRunner) defaults() {
@@ -56,31 +61,62 @@ func (r *SinkRunner) defaults() {
 // caller's goroutine and starts none of its own.
 func (r *SinkRunner) Run(ctx context.Context) error {
 	r.defaults()
+	l := &Loop{Name: r.Name, Step: r.Process, IdleMin: r.IdleMin, IdleMax: r.IdleMax,
+		FailMin: r.FailMin, FailMax: r.FailMax, Logger: r.Logger}
+	if n, ok := r.Channel.(Notifier); ok {
+		l.Ready = n.Ready
+	}
+	return l.Run(ctx)
+}
+
+// Loop drives a Step (one sink's or one sink group's batch) until its
+// context is done: after an empty step it waits (for Ready, or an idle
+// backoff), after a failed step it backs off, after a full one it goes on at
+// once. SinkRunner.Run and the agent's sink groups use it.
+type Loop struct {
+	// Name names the sink or group in logs.
+	Name string
+	// Step moves at most one batch and returns how many events it moved.
+	Step func(ctx context.Context) (int, error)
+	// Ready, when set, returns a channel closed once events may be
+	// available (see Notifier); an idle loop then wakes on it.
+	Ready func() <-chan struct{}
+	// IdleMin..IdleMax and FailMin..FailMax bound the waits after empty and
+	// failed steps (doubling); zero values take SinkRunner's defaults.
+	IdleMin, IdleMax time.Duration
+	FailMin, FailMax time.Duration
+	Logger           *slog.Logger
+}
+
+// Run runs the loop in the caller's goroutine until ctx is done; it returns
+// nil then.
+func (l *Loop) Run(ctx context.Context) error {
+	d := SinkRunner{IdleMin: l.IdleMin, IdleMax: l.IdleMax, FailMin: l.FailMin, FailMax: l.FailMax, Logger: l.Logger, BatchSize: 1}
+	d.defaults()
 	idle, fail := time.Duration(0), time.Duration(0)
-	notifier, _ := r.Channel.(Notifier)
 	for ctx.Err() == nil {
 		// Ask for the wake-up before taking, so a commit between an empty
 		// take and the wait is not missed.
 		var ready <-chan struct{}
-		if notifier != nil {
-			ready = notifier.Ready()
+		if l.Ready != nil {
+			ready = l.Ready()
 		}
-		n, err := r.Process(ctx)
+		n, err := l.Step(ctx)
 		var wait time.Duration
 		switch {
 		case err != nil:
 			idle = 0
-			fail = next(fail, r.FailMin, r.FailMax)
+			fail = next(fail, d.FailMin, d.FailMax)
 			wait = fail
 			if ctx.Err() == nil {
-				r.Logger.Warn("sink delivery failed; batch rolled back, retrying", "sink", r.Name, "retry_in", wait, "err", err)
+				d.Logger.Warn("sink delivery failed; batch rolled back, retrying", "sink", l.Name, "retry_in", wait, "err", err)
 			}
 		case n == 0:
 			fail = 0
-			idle = next(idle, r.IdleMin, r.IdleMax)
+			idle = next(idle, d.IdleMin, d.IdleMax)
 			wait = idle
 			if ready != nil {
-				wait = r.IdleMax
+				wait = d.IdleMax
 			}
 		default:
 			idle, fail = 0, 0
@@ -114,7 +150,7 @@ func next(cur, lo, hi time.Duration) time.Duration {
 }
 
 // Process runs one transaction and returns how many events it delivered.
-// Exported so tests and front ends can step a runner deterministically.
+// Exported so tests and front ends (sink groups) can step a runner.
 func (r *SinkRunner) Process(ctx context.Context) (int, error) {
 	r.defaults()
 	tx := r.Channel.Begin()
@@ -125,6 +161,7 @@ func (r *SinkRunner) Process(ctx context.Context) (int, error) {
 			break // BatchSize exceeds the channel's transactionCapacity
 		}
 		if err != nil {
+			r.Counters.Add("ChannelReadFail", 1)
 			return 0, errors.Join(fmt.Errorf("taking from channel: %w", err), tx.Rollback())
 		}
 		if !ok {
@@ -132,14 +169,24 @@ func (r *SinkRunner) Process(ctx context.Context) (int, error) {
 		}
 		batch = append(batch, e)
 	}
-	if len(batch) == 0 {
+	switch {
+	case len(batch) == 0:
+		r.Counters.Add("BatchEmptyCount", 1)
 		return 0, tx.Commit()
+	case len(batch) < r.BatchSize:
+		r.Counters.Add("BatchUnderflowCount", 1)
+	default:
+		r.Counters.Add("BatchCompleteCount", 1)
 	}
+	r.Counters.Add("EventDrainAttemptCount", int64(len(batch)))
 	if err := r.Sink.Deliver(ctx, batch); err != nil {
+		r.Counters.Add("EventWriteFail", 1)
 		return 0, errors.Join(fmt.Errorf("delivering %d events: %w", len(batch), err), tx.Rollback())
 	}
 	if err := tx.Commit(); err != nil {
+		r.Counters.Add("ChannelReadFail", 1)
 		return 0, fmt.Errorf("committing take of %d delivered events: %w", len(batch), err)
 	}
+	r.Counters.Add("EventDrainSuccessCount", int64(len(batch)))
 	return len(batch), nil
 }
