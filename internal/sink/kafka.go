@@ -1,0 +1,376 @@
+package sink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/pathfmt"
+)
+
+// Kafka sink config keys (Flume's names).
+const (
+	KafkaBootstrap          = "kafka.bootstrap.servers"
+	KafkaTopic              = "kafka.topic"
+	KafkaFlumeBatchSize     = "flumeBatchSize"
+	KafkaAcks               = "kafka.producer.acks"
+	KafkaProducerPrefix     = "kafka.producer."
+	KafkaUseFlumeEvent      = "useFlumeEventFormat"
+	KafkaDefaultPartitionID = "defaultPartitionId"
+	KafkaPartitionIDHeader  = "partitionIdHeader"
+	KafkaAllowTopicOverride = "allowTopicOverride"
+	KafkaTopicHeader        = "topicHeader"
+
+	// kafkaKeyHeader is the header whose value becomes the record key.
+	kafkaKeyHeader = "key"
+)
+
+// KafkaSpec documents the kafka sink. Flume gives it only a class name.
+var KafkaSpec = flow.Spec{
+	Names:   []string{"org.apache.flume.sink.kafka.KafkaSink"},
+	Summary: "produces every event as a record to a Kafka topic (runnel server or any Kafka cluster)",
+	Keys: []flow.Key{
+		{Name: KafkaBootstrap, Required: true, Doc: "comma-separated host:port list of brokers"},
+		{Name: KafkaTopic, Default: "default-flume-topic", Doc: "topic to produce to (%{header} escapes allowed)"},
+		{Name: KafkaFlumeBatchSize, Type: flow.Int, Default: "100", Min: 1, Max: 1 << 20, Doc: "events per transaction"},
+		{Name: KafkaAcks, Default: "1", Doc: "acknowledgements per record: 0, 1 or all (-1)"},
+		{Name: KafkaUseFlumeEvent, Type: flow.Bool, Default: "false", Doc: "write events as Avro Flume events (not implemented: true is refused)"},
+		{Name: KafkaDefaultPartitionID, Type: flow.Int, Min: 0, Max: 1 << 30, Doc: "partition for every event without partitionIdHeader (default: by key)"},
+		{Name: KafkaPartitionIDHeader, Doc: "header holding the partition number of an event"},
+		{Name: KafkaAllowTopicOverride, Type: flow.Bool, Default: "true", Doc: "let the topicHeader header choose the topic"},
+		{Name: KafkaTopicHeader, Default: "topic", Doc: "header naming the topic when allowTopicOverride"},
+		{Name: KafkaProducerPrefix + "*", Doc: "Kafka producer settings (acks, linger.ms, compression.type, batch.size, client.id, request.timeout.ms, delivery.timeout.ms, retries, enable.idempotence, max.request.size)"},
+		{Name: "batchSize", Type: flow.Int, Min: 1, Max: 1 << 20, Doc: "Flume's old name of flumeBatchSize"},
+		{Name: "brokerList", Doc: "Flume's old name of kafka.bootstrap.servers (refused: use the new name)"},
+		{Name: "topic", Doc: "Flume's old name of kafka.topic"},
+	},
+}
+
+func init() {
+	flow.RegisterSink(KafkaSpec, func(c flow.Config) (flow.Sink, error) { return NewKafka(c) })
+}
+
+// Kafka is Flume's KafkaSink over franz-go: Deliver produces every event of
+// the batch and returns once each is acknowledged (per kafka.producer.acks).
+// The body is the record value, the "key" header (else the event's Key) the
+// record key, and every header is copied as a record header. The topic is
+// the event's topicHeader header when allowTopicOverride, else kafka.topic
+// with %{header} escapes expanded; the partition is partitionIdHeader's
+// value, else defaultPartitionId, else chosen by key as Kafka's default
+// partitioner does.
+type Kafka struct {
+	cfg          flow.Config
+	opts         []kgo.Opt
+	topic        *pathfmt.Template
+	topicHeader  string
+	partHeader   string
+	defaultPart  int32
+	hasDefault   bool
+	batch        int
+	manualPart   bool
+	mu           sync.Mutex // guards client
+	client       *kgo.Client
+	closed       bool
+	recordsCache []*kgo.Record
+}
+
+// NewKafka builds a kafka sink from a validated config.
+func NewKafka(c flow.Config) (*Kafka, error) {
+	if c.Bool(KafkaUseFlumeEvent) {
+		return nil, &flow.KeyError{Key: KafkaUseFlumeEvent, Value: "true", Problem: "Avro Flume event records are not implemented",
+			Fix: "set useFlumeEventFormat = false (headers are sent as Kafka record headers instead)"}
+	}
+	if _, ok := c.Raw("brokerList"); ok {
+		return nil, &flow.KeyError{Key: "brokerList", Value: c.String("brokerList"), Problem: "Flume's pre-1.7 name is not read",
+			Fix: "rename it to kafka.bootstrap.servers"}
+	}
+	k := &Kafka{cfg: c, batch: int(c.Int(KafkaFlumeBatchSize)), partHeader: c.String(KafkaPartitionIDHeader)}
+	if _, ok := c.Raw(KafkaFlumeBatchSize); !ok {
+		if _, old := c.Raw("batchSize"); old {
+			k.batch = int(c.Int("batchSize"))
+		}
+	}
+	topic := c.String(KafkaTopic)
+	if _, ok := c.Raw(KafkaTopic); !ok {
+		if old, ok := c.Raw("topic"); ok {
+			topic = old
+		}
+	}
+	var err error
+	if k.topic, err = pathfmt.Parse(topic, pathfmt.Options{}); err != nil {
+		return nil, &flow.KeyError{Key: KafkaTopic, Value: topic, Problem: err.Error(), Fix: "use %{header} escapes only"}
+	}
+	if c.Bool(KafkaAllowTopicOverride) {
+		k.topicHeader = c.String(KafkaTopicHeader)
+	}
+	if v, ok := c.Raw(KafkaDefaultPartitionID); ok && v != "" {
+		k.defaultPart, k.hasDefault = int32(c.Int(KafkaDefaultPartitionID)), true
+	}
+	k.manualPart = k.hasDefault || k.partHeader != ""
+	seeds := strings.Split(c.String(KafkaBootstrap), ",")
+	for i := range seeds {
+		seeds[i] = strings.TrimSpace(seeds[i])
+	}
+	k.opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordDeliveryTimeout(2 * time.Minute)}
+	if k.manualPart {
+		k.opts = append(k.opts, kgo.RecordPartitioner(headerPartitioner{}))
+	}
+	popts, err := producerOpts(c.Prefixed(KafkaProducerPrefix), c.String(KafkaAcks), c)
+	if err != nil {
+		return nil, err
+	}
+	k.opts = append(k.opts, popts...)
+	return k, nil
+}
+
+// producerOpts maps Kafka producer settings onto franz-go options.
+func producerOpts(props map[string]string, acks string, c flow.Config) ([]kgo.Opt, error) {
+	var opts []kgo.Opt
+	bad := func(k, fix string) error {
+		return &flow.KeyError{Key: KafkaProducerPrefix + k, Value: props[k], Problem: "not a valid value", Fix: fix}
+	}
+	idempotent := true
+	switch strings.ToLower(acks) {
+	case "0":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+		idempotent = false
+	case "1":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+		idempotent = false
+	case "all", "-1":
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	default:
+		return nil, &flow.KeyError{Key: KafkaAcks, Value: acks, Problem: "not an acks setting", Fix: "use 0, 1 or all"}
+	}
+	ms := func(k string) (time.Duration, error) {
+		n, err := strconv.ParseInt(props[k], 10, 64)
+		if err != nil || n < 0 {
+			return 0, bad(k, "give milliseconds as a whole number")
+		}
+		return time.Duration(n) * time.Millisecond, nil
+	}
+	for k, v := range props {
+		switch k {
+		case "acks":
+		case "linger.ms":
+			d, err := ms(k)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, kgo.ProducerLinger(d))
+		case "request.timeout.ms":
+			d, err := ms(k)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, kgo.ProduceRequestTimeout(d))
+		case "delivery.timeout.ms":
+			d, err := ms(k)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, kgo.RecordDeliveryTimeout(d))
+		case "batch.size", "max.request.size":
+			n, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || n <= 0 {
+				return nil, bad(k, "give a positive number of bytes")
+			}
+			if k == "batch.size" {
+				opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
+			} else {
+				opts = append(opts, kgo.BrokerMaxWriteBytes(int32(max(n, 1<<20))))
+			}
+		case "retries":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return nil, bad(k, "give a whole number")
+			}
+			opts = append(opts, kgo.RecordRetries(n))
+		case "client.id":
+			opts = append(opts, kgo.ClientID(v))
+		case "enable.idempotence":
+			switch strings.ToLower(v) {
+			case "false":
+				idempotent = false
+			case "true":
+			default:
+				return nil, bad(k, "set it to true or false")
+			}
+		case "compression.type":
+			var codec kgo.CompressionCodec
+			switch strings.ToLower(v) {
+			case "none":
+				codec = kgo.NoCompression()
+			case "gzip":
+				codec = kgo.GzipCompression()
+			case "snappy":
+				codec = kgo.SnappyCompression()
+			case "lz4":
+				codec = kgo.Lz4Compression()
+			case "zstd":
+				codec = kgo.ZstdCompression()
+			default:
+				return nil, bad(k, "use none, gzip, snappy, lz4 or zstd")
+			}
+			opts = append(opts, kgo.ProducerBatchCompression(codec))
+		case "security.protocol":
+			if !strings.EqualFold(v, "PLAINTEXT") {
+				return nil, &flow.KeyError{Key: KafkaProducerPrefix + k, Value: v, Problem: "only PLAINTEXT connections are implemented", Fix: "use PLAINTEXT (remove the key)"}
+			}
+		case "key.serializer", "value.serializer":
+			c.Log().Warn("kafka sink: serializers are fixed (bytes); setting ignored", "key", KafkaProducerPrefix+k)
+		default:
+			c.Log().Warn("kafka sink: producer setting not supported; ignored", "key", KafkaProducerPrefix+k, "value", v)
+		}
+	}
+	if !idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	return opts, nil
+}
+
+// BatchSize implements flow.BatchSizer (flumeBatchSize).
+func (k *Kafka) BatchSize() int { return k.batch }
+
+// clientLocked returns the producer, creating it on first use. Expects k.mu.
+func (k *Kafka) clientLocked() (*kgo.Client, error) {
+	if k.closed {
+		return nil, errors.New("kafka sink is closed")
+	}
+	if k.client == nil {
+		cl, err := kgo.NewClient(k.opts...)
+		if err != nil {
+			return nil, fmt.Errorf("creating kafka producer: %w", err)
+		}
+		k.client = cl
+	}
+	return k.client, nil
+}
+
+// Deliver implements flow.Sink.
+func (k *Kafka) Deliver(ctx context.Context, batch []flow.Event) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	recs := k.recordsCache[:0]
+	var rej []flow.Rejection
+	for i, e := range batch {
+		r, err := k.record(e)
+		if err != nil {
+			rej = append(rej, flow.Rejection{Index: i, Reason: err.Error()})
+			continue
+		}
+		recs = append(recs, r)
+	}
+	if len(rej) > 0 {
+		return &flow.RejectedError{Rejected: rej}
+	}
+	cl, err := k.clientLocked()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res := cl.ProduceSync(ctx, recs...)
+	k.cfg.Counters.Add("KafkaEventSendTimer", time.Since(start).Milliseconds())
+	clear(recs)
+	k.recordsCache = recs[:0]
+	if err := res.FirstErr(); err != nil {
+		k.cfg.Counters.Add("ConnectionFailedCount", 1)
+		k.cfg.Counters.Add("RollbackCount", 1)
+		var failed int
+		for _, r := range res {
+			if r.Err != nil {
+				failed++
+			}
+		}
+		return fmt.Errorf("producing %d of %d records: %w", failed, len(res), err)
+	}
+	return nil
+}
+
+// record maps an event onto a Kafka record.
+func (k *Kafka) record(e flow.Event) (*kgo.Record, error) {
+	r := &kgo.Record{Value: e.Body, Key: e.Key}
+	if v, ok := e.Headers[kafkaKeyHeader]; ok {
+		r.Key = []byte(v)
+	}
+	if k.topicHeader != "" {
+		r.Topic = e.Headers[k.topicHeader]
+	}
+	if r.Topic == "" {
+		t, err := k.topic.Expand(e.Headers, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		r.Topic = t
+	}
+	if r.Topic == "" {
+		return nil, fmt.Errorf("kafka.topic %q expands to an empty topic name", k.topic)
+	}
+	if !e.Timestamp.IsZero() {
+		r.Timestamp = e.Timestamp
+	}
+	if k.manualPart {
+		r.Partition = k.defaultPart
+		if v, ok := e.Headers[k.partHeader]; ok && k.partHeader != "" {
+			p, err := strconv.ParseInt(v, 10, 32)
+			if err != nil || p < 0 {
+				return nil, fmt.Errorf("partition header %s = %q is not a partition number", k.partHeader, v)
+			}
+			r.Partition = int32(p)
+		} else if !k.hasDefault {
+			r.Partition = -1 // by key, as without partitionIdHeader
+		}
+	}
+	r.Headers = make([]kgo.RecordHeader, 0, len(e.Headers))
+	for hk, hv := range e.Headers {
+		r.Headers = append(r.Headers, kgo.RecordHeader{Key: hk, Value: []byte(hv)})
+	}
+	return r, nil
+}
+
+// Close implements flow.Sink: it closes the producer (nothing is buffered
+// between Delivers).
+func (k *Kafka) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.closed = true
+	if k.client != nil {
+		k.client.Close()
+		k.client = nil
+	}
+	return nil
+}
+
+// headerPartitioner sends a record to the partition it names (from
+// partitionIdHeader or defaultPartitionId), or, when that is -1, by key as
+// Kafka's default partitioner (murmur2), unkeyed records round-robin.
+type headerPartitioner struct{}
+
+func (headerPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return &headerTopicPartitioner{byKey: kgo.StickyKeyPartitioner(nil).ForTopic(t)}
+}
+
+type headerTopicPartitioner struct {
+	byKey kgo.TopicPartitioner
+	next  int
+}
+
+func (*headerTopicPartitioner) RequiresConsistency(*kgo.Record) bool { return true }
+
+func (p *headerTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	switch {
+	case r.Partition >= 0:
+		return int(r.Partition)
+	case r.Key != nil:
+		return p.byKey.Partition(r, n)
+	}
+	p.next = (p.next + 1) % n
+	return p.next
+}
