@@ -181,9 +181,6 @@ func runAgent(t *testing.T, path string, conf string, setup func(a *Agent)) *Age
 	if setup != nil {
 		setup(a)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	runLoaded(t, a, a.ReloadInterval)
 	return a
 }

@@ -1,0 +1,146 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"log/slog"
+
+	"github.com/runnel/runnel/internal/testutil"
+)
+
+func reloadConf(t *testing.T, sinkID, capacity string) string {
+	return fmt.Sprintf(`a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = agenttest_feed
+a1.sources.r1.id = %s
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = %s
+a1.sinks.k1.type = agenttest_collect
+a1.sinks.k1.id = %s
+a1.sinks.k1.channel = c1
+`, uid(t, "r1"), capacity, uid(t, sinkID))
+}
+
+// current returns the running graph.
+func (a *Agent) current() *graph {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.g
+}
+
+// writeConf replaces the config file's content.
+func writeConf(t *testing.T, path, conf string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A changed sink is rebuilt; the unchanged source and channel keep running,
+// and the events buffered in the channel are delivered by the new sink.
+func TestReloadChangedSinkKeepsChannel(t *testing.T) {
+	a, path, logs := startReloading(t, reloadConf(t, "old", "100"))
+	g0 := a.current()
+	if err := feed(t, uid(t, "r1"), ev("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a)
+	setDown(uid(t, "old"), true)
+	if err := feed(t, uid(t, "r1"), ev("b"), ev("c")); err != nil {
+		t.Fatal(err)
+	}
+
+	writeConf(t, path, reloadConf(t, "new", "100"))
+	waitFor(t, "reload", func() bool { return a.current() != g0 })
+	g1 := a.current()
+	if g1.channels["c1"] != g0.channels["c1"] || g1.sources[0] != g0.sources[0] {
+		t.Fatal("unchanged channel or source was rebuilt")
+	}
+	if g1.sinks["k1"] == g0.sinks["k1"] {
+		t.Fatal("changed sink was kept")
+	}
+	waitDrained(t, a)
+	if got := strings.Join(bodies(uid(t, "new")), " "); got != "b c" {
+		t.Fatalf("new sink got %q, want the buffered b c", got)
+	}
+	if got := strings.Join(bodies(uid(t, "old")), " "); got != "a" {
+		t.Fatalf("old sink got %q", got)
+	}
+	if !strings.Contains(logs.String(), `msg="config reloaded"`) || !strings.Contains(logs.String(), `restarted="[sink k1]" kept="[source r1]"`) {
+		t.Errorf("log lacks the reload:\n%s", logs.String())
+	}
+}
+
+// An invalid config is refused, logged once, and the running one kept; a
+// later valid one is applied. A changed channel restarts what is bound to it.
+func TestReloadInvalidThenChangedChannel(t *testing.T) {
+	a, path, logs := startReloading(t, reloadConf(t, "k1", "100"))
+	g0 := a.current()
+
+	writeConf(t, path, reloadConf(t, "k1", "lots"))
+	waitFor(t, "refusal logged", func() bool { return strings.Contains(logs.String(), "config reload refused") })
+	time.Sleep(50 * time.Millisecond)
+	if n := strings.Count(logs.String(), "config reload refused"); n != 1 {
+		t.Errorf("refusal logged %d times, want once", n)
+	}
+	if !strings.Contains(logs.String(), `agent.conf:8: a1.channels.c1.capacity = \"lots\": not a whole number`) {
+		t.Errorf("refusal does not name file, line and key:\n%s", logs.String())
+	}
+	if a.current() != g0 {
+		t.Fatal("invalid config replaced the running one")
+	}
+	if err := feed(t, uid(t, "r1"), ev("a")); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a)
+
+	writeConf(t, path, reloadConf(t, "k1", "200"))
+	waitFor(t, "reload", func() bool { return a.current() != g0 })
+	g1 := a.current()
+	if g1.channels["c1"] == g0.channels["c1"] || g1.sources[0] == g0.sources[0] || g1.sinks["k1"] == g0.sinks["k1"] {
+		t.Fatal("a changed channel must rebuild it and what is bound to it")
+	}
+	if err := feed(t, uid(t, "r1"), ev("b")); err != nil {
+		t.Fatal(err)
+	}
+	waitDrained(t, a)
+	if got := strings.Join(bodies(uid(t, "k1")), " "); got != "a b" {
+		t.Fatalf("k1 got %q", got)
+	}
+	if c := g1.channels["c1"].capacity; c != 200 {
+		t.Fatalf("capacity %d after reload", c)
+	}
+}
+
+// startReloading writes conf to a file and runs it, checking the file for
+// changes every 10ms, until the test ends.
+func startReloading(t *testing.T, conf string) (a *Agent, path string, logs *testutil.SyncBuffer) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "agent.conf")
+	writeConf(t, path, conf)
+	logs = &testutil.SyncBuffer{}
+	a, err := LoadBytes(path, []byte(conf), "a1", slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runLoaded(t, a, 10*time.Millisecond)
+	return a, path, logs
+}
+
+// runLoaded runs a with reloads every interval until the test ends.
+func runLoaded(t *testing.T, a *Agent, interval time.Duration) {
+	t.Helper()
+	a.ReloadInterval = interval
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
