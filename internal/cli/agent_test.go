@@ -3,7 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,6 +27,12 @@ func TestAgentCommandFlumeSpellings(t *testing.T) {
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
 	conf := filepath.Join(t.TempDir(), "example.conf")
 	if err := os.WriteFile(conf, []byte(strings.Replace(string(data), "= 44444", "= "+port, 1)), 0o644); err != nil {
 		t.Fatal(err)
@@ -33,7 +41,8 @@ func TestAgentCommandFlumeSpellings(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	root := NewRoot()
-	root.SetArgs([]string{"--log-level", "error", "agent", "-c", "conf", "-f", conf, "-n", "a1", "-Dflume.root.logger=INFO,console"})
+	root.SetArgs([]string{"--log-level", "error", "agent", "-c", "conf", "-f", conf, "-n", "a1", "-Dflume.root.logger=INFO,console",
+		"-Dflume.monitoring.type=http", "-Dflume.monitoring.port=" + httpPort})
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()
 
@@ -59,6 +68,17 @@ func TestAgentCommandFlumeSpellings(t *testing.T) {
 	if reply, err := bufio.NewReader(conn).ReadString('\n'); reply != "OK\n" {
 		t.Fatalf("reply %q, %v", reply, err)
 	}
+	// Flume's monitoring properties serve the counters as JSON.
+	resp, err := http.Get("http://127.0.0.1:" + httpPort + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]map[string]string
+	err = json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	if err != nil || m["SOURCE.r1"]["EventAcceptedCount"] != "1" || m["CHANNEL.c1"]["ChannelCapacity"] != "1000" {
+		t.Fatalf("/metrics: %v %v", m, err)
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -81,6 +101,8 @@ func TestAgentCommandErrors(t *testing.T) {
 		{"no name", []string{"agent", "-f", bad}, "both --conf-file (-f) and --name (-n) are required"},
 		{"missing file", []string{"agent", "--conf-file", "/nonexistent.conf", "--name", "a1"}, "reading agent config: open /nonexistent.conf"},
 		{"bad value", []string{"agent", "-f", bad, "-n", "a1"}, bad + `:4: a1.channels.c1.capacity = "abc": not a whole number`},
+		{"ganglia monitoring", []string{"agent", "-f", bad, "-n", "a1", "-Dflume.monitoring.type=ganglia"}, "only http monitoring is supported"},
+		{"monitoring without port", []string{"agent", "-f", bad, "-n", "a1", "-Dflume.monitoring.type=http"}, "needs -Dflume.monitoring.port=PORT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
