@@ -412,3 +412,12 @@ func TestHDFSRecoversLeftovers(t *testing.T) {
 		t.Fatalf("recovered records %v", bodies)
 	}
 }
+
+func readLines(t testing.TB, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
