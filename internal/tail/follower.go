@@ -192,7 +192,7 @@ type Follower struct {
 	orphans []orphan
 	dirs    map[string]*dirState
 	scanned bool
-	rescan  bool // a truncation was seen while reading: scan before reading on
+	rescan  bool      // a truncation was seen while reading: scan before reading on
 	last    time.Time // last scan
 	rr      int       // index among unrotated files served first
 	rrCount int       // consecutive full batches served by files[rr]
