@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -262,4 +266,73 @@ func FuzzReader(f *testing.F) {
 			_, _ = TextBytes(v)
 		}
 	})
+}
+
+// TestReadsHadoopWrittenFiles reads files written by Hadoop 3.4.1's own
+// SequenceFile.Writer (testdata/SeqCheck.java), one of them long enough to
+// hold a sync marker (Hadoop 3 writes one every 100 KiB).
+func TestReadsHadoopWrittenFiles(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		class string
+		n     int
+	}{
+		{"testdata/hadoop-3.4.1-bytes.seq", BytesWritable, 1800},
+		{"testdata/hadoop-3.4.1-text.seq", Text, 300},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, values, r, err := readAll(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.KeyClass != LongWritable || r.ValueClass != tc.class || len(values) != tc.n {
+				t.Fatalf("classes %s %s, %d records", r.KeyClass, r.ValueClass, len(values))
+			}
+			for i, v := range values {
+				want := fmt.Sprintf("hadoop record %d %s", i, strings.Repeat("x", i%50))
+				if keys[i] != 1700000000000+int64(i) || string(v) != want {
+					t.Fatalf("record %d = %d %q, want %q", i, keys[i], v, want)
+				}
+			}
+		})
+	}
+}
+
+// TestHadoopReadsOurFiles has Hadoop's SequenceFile.Reader read files this
+// package writes. It needs Java and the Hadoop jars (see
+// testdata/hadoop-pom.xml) in RUNNEL_HADOOP_JARS.
+func TestHadoopReadsOurFiles(t *testing.T) {
+	jars := os.Getenv("RUNNEL_HADOOP_JARS")
+	if jars == "" {
+		t.Skip("RUNNEL_HADOOP_JARS is not set; see testdata/hadoop-pom.xml to fetch Hadoop's jars")
+	}
+	classes := t.TempDir()
+	cp := filepath.Join(jars, "*")
+	if out, err := exec.Command("javac", "-d", classes, "-cp", cp, "testdata/SeqCheck.java").CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v\n%s", err, out)
+	}
+	for _, vc := range []string{BytesWritable, Text} {
+		data, bodies := writeFile(t, 400, 37, vc)
+		path := filepath.Join(t.TempDir(), "ours.seq")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("java", "-cp", cp+string(os.PathListSeparator)+classes, "SeqCheck", "read", path).Output()
+		if err != nil {
+			t.Fatalf("hadoop reader: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if lines[0] != LongWritable+" "+vc || len(lines) != len(bodies)+1 {
+			t.Fatalf("hadoop read %q ... (%d lines)", lines[0], len(lines))
+		}
+		for i, b := range bodies {
+			if want := fmt.Sprintf("%d\t%s", i, b); lines[i+1] != want {
+				t.Fatalf("hadoop line %d = %q want %q", i, lines[i+1], want)
+			}
+		}
+	}
 }
