@@ -452,4 +452,3 @@ func (c *countingEmitter) Emit(_ context.Context, batch []flow.Event) error {
 	}
 	return nil
 }
-
