@@ -27,10 +27,20 @@ func (s *HDFS) recoverInUse() {
 	if set.inUsePrefix == "" && set.inUseSuffix == "" {
 		return
 	}
-	root := set.root
+	root, depth := set.root, 0
 	if i := strings.IndexByte(root, '%'); i >= 0 {
 		root = filepath.Dir(root[:i] + "x")
+		// Directories the escapes make: one per '/' after the root, two
+		// more per %D (mm/dd/yy), and some room for headers holding '/'.
+		rest := set.root[len(root):]
+		depth = strings.Count(rest, "/") + 2*strings.Count(rest, "%D") + 2
 	}
+	if filepath.Clean(root) == "/" {
+		s.cfg.Log().Warn("hdfs.path has an escape right under /; leftover in-use files are not looked for", "path", set.root)
+		return
+	}
+	root = filepath.Clean(root)
+	rootDepth := strings.Count(root, string(filepath.Separator))
 	prefix := ".*"
 	if set.prefix.IsStatic() {
 		if p, err := set.prefix.Expand(nil, s.now()); err == nil {
@@ -43,8 +53,14 @@ func (s *HDFS) recoverInUse() {
 		if err != nil {
 			return nil // a missing root: nothing to recover
 		}
+		if d.IsDir() {
+			if strings.Count(filepath.Clean(path), string(filepath.Separator))-rootDepth > depth {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		m := re.FindStringSubmatch(d.Name())
-		if d.IsDir() || m == nil {
+		if m == nil {
 			return nil
 		}
 		final := filepath.Join(filepath.Dir(path), m[1])

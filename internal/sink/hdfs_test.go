@@ -421,3 +421,26 @@ func readLines(t testing.TB, path string) []string {
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
+
+func TestHDFSRecoversTornTextLine(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "_web.1700000000001.log.inuse"), []byte("one\ntwo\nthr"), 0o644)
+	os.WriteFile(filepath.Join(dir, "_web.1700000000002.log.inuse"), []byte("partial"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "deeper"), 0o755) // below the fixed path: not looked at
+	os.WriteFile(filepath.Join(dir, "deeper", "_web.1700000000003.log.inuse"), []byte("x\n"), 0o644)
+	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.filePrefix": "web",
+		"hdfs.fileSuffix": ".log", "hdfs.inUsePrefix": "_", "hdfs.inUseSuffix": ".inuse", "hdfs.useLocalTimeStamp": "true"})
+	if err := s.Deliver(context.Background(), []flow.Event{ev("new")}); err != nil {
+		t.Fatal(err)
+	}
+	files := listFiles(t, dir)
+	if len(files) != 3 || files[0] != "_web."+files[0][5:] || files[2] != "web.1700000000001.log" {
+		t.Fatalf("files %v", files)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, files[2])); string(b) != "one\ntwo\n" {
+		t.Fatalf("recovered %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "deeper", "_web.1700000000003.log.inuse")); err != nil {
+		t.Fatal("a file below the sink's path was touched")
+	}
+}
