@@ -14,7 +14,7 @@ import (
 )
 
 func TestSerializers(t *testing.T) {
-	e := ev("body", "b", "2", "a", "1")
+	e := hdrEvent("body", "b", "2", "a", "1")
 	cases := []struct {
 		name    string
 		newline bool
@@ -44,33 +44,33 @@ func TestSerializers(t *testing.T) {
 }
 
 func TestNullSink(t *testing.T) {
-	s := buildSink(t, "org.apache.flume.sink.NullSink", map[string]string{"batchSize": "500"})
+	s := mustBuildSink(t, "org.apache.flume.sink.NullSink", map[string]string{"batchSize": "500"})
 	if s.(flow.BatchSizer).BatchSize() != 500 {
 		t.Fatal("batchSize not used")
 	}
-	if err := s.Deliver(context.Background(), []flow.Event{ev("x")}); err != nil {
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("x")}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestFileRollNamesAndRolls(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out") // created by the sink
-	s := buildSink(t, "file_roll", map[string]string{"sink.directory": dir, "sink.rollInterval": "1",
+	s := mustBuildSink(t, "file_roll", map[string]string{"sink.directory": dir, "sink.rollInterval": "1",
 		"sink.pathManager.prefix": "web-", "sink.pathManager.extension": "log", "sink.serializer": "header_and_text"})
 	fr := s.(*FileRoll)
 	clock := time.UnixMilli(1700000000000)
 	fr.now = func() time.Time { return clock }
-	if err := s.Deliver(context.Background(), []flow.Event{ev("a", "h", "1"), ev("b")}); err != nil {
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("a", "h", "1"), hdrEvent("b")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Deliver(context.Background(), []flow.Event{ev("c")}); err != nil {
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("c")}); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(1500 * time.Millisecond) // past rollInterval
-	if err := s.Deliver(context.Background(), []flow.Event{ev("d")}); err != nil {
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("d")}); err != nil {
 		t.Fatal(err)
 	}
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	re := regexp.MustCompile(`^web-(\d{13})-([12])\.log$`)
 	if len(files) != 2 || !re.MatchString(files[0]) || !re.MatchString(files[1]) {
 		t.Fatalf("files %v", files)
@@ -88,7 +88,7 @@ func TestFileRollNamesAndRolls(t *testing.T) {
 
 func TestFileRollRollTimeAndNever(t *testing.T) {
 	dir := t.TempDir()
-	s := buildSink(t, "org.apache.flume.sink.RollingFileSink", map[string]string{"sink.directory": dir, "sink.rollInterval": "0",
+	s := mustBuildSink(t, "org.apache.flume.sink.RollingFileSink", map[string]string{"sink.directory": dir, "sink.rollInterval": "0",
 		"sink.pathManager": "rolltime", "sink.serializer.appendNewline": "false", "sink.batchSize": "7"})
 	if s.(flow.BatchSizer).BatchSize() != 7 {
 		t.Fatal("sink.batchSize not used")
@@ -97,12 +97,12 @@ func TestFileRollRollTimeAndNever(t *testing.T) {
 	clock := time.Date(2024, 2, 3, 4, 5, 6, 0, time.Local)
 	fr.now = func() time.Time { return clock }
 	for i := range 3 {
-		if err := s.Deliver(context.Background(), []flow.Event{ev(string(rune('a' + i)))}); err != nil {
+		if err := s.Deliver(context.Background(), []flow.Event{hdrEvent(string(rune('a' + i)))}); err != nil {
 			t.Fatal(err)
 		}
 		clock = clock.Add(time.Hour) // rollInterval 0: never rolls
 	}
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	if len(files) != 1 || files[0] != "20240203040506-1" {
 		t.Fatalf("files %v", files)
 	}
@@ -121,7 +121,7 @@ func TestFileRollConfigErrors(t *testing.T) {
 		{map[string]string{"sink.directory": "/tmp/x", "sink.serializer": "avro_event"}, "sink.serializer"},
 		{map[string]string{"sink.directory": "/tmp/x", "sink.rollInterval": "-1"}, "sink.rollInterval"},
 	} {
-		_, err := tryBuildSink("file_roll", tc.raw)
+		_, err := buildSinkFrom("file_roll", tc.raw)
 		var ke *flow.KeyError
 		if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), "fix") {
 			t.Errorf("%v: err = %v, want a KeyError on %s", tc.raw, err, tc.key)

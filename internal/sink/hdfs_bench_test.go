@@ -19,7 +19,7 @@ func BenchmarkHDFS(b *testing.B) {
 	for _, ft := range []string{"SequenceFile", "DataStream"} {
 		for _, batch := range []int{100, 1000} {
 			b.Run(ft+"/batch="+strconv.Itoa(batch), func(b *testing.B) {
-				s := buildSink(b, "hdfs", map[string]string{"hdfs.path": b.TempDir() + "/%Y%m%d/%H", "hdfs.fileType": ft,
+				s := mustBuildSink(b, "hdfs", map[string]string{"hdfs.path": b.TempDir() + "/%Y%m%d/%H", "hdfs.fileType": ft,
 					"hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.rollInterval": "0", "hdfs.batchSize": strconv.Itoa(batch)})
 				body := make([]byte, 99)
 				for i := range body {
@@ -50,11 +50,11 @@ func BenchmarkHDFS(b *testing.B) {
 func TestHDFSThroughRunner(t *testing.T) {
 	dir := t.TempDir()
 	ch := channel.NewMemory(10000, 100, 0, time.Second)
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%{part}", "hdfs.fileType": "DataStream", "hdfs.batchSize": "100", "hdfs.useLocalTimeStamp": "true"})
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%{part}", "hdfs.fileType": "DataStream", "hdfs.batchSize": "100", "hdfs.useLocalTimeStamp": "true"})
 	const n = 1000
 	tx := ch.Begin()
 	for i := range n {
-		if err := tx.Put(context.Background(), ev(strconv.Itoa(i), "part", strconv.Itoa(i%3))); err != nil {
+		if err := tx.Put(context.Background(), hdrEvent(strconv.Itoa(i), "part", strconv.Itoa(i%3))); err != nil {
 			t.Fatal(err)
 		}
 		if i%100 == 99 {
@@ -75,8 +75,8 @@ func TestHDFSThroughRunner(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	for _, f := range listFiles(t, dir) {
-		for _, line := range readLines(t, dir+"/"+f) {
+	for _, f := range filesUnder(t, dir) {
+		for _, line := range fileLines(t, dir+"/"+f) {
 			seen[line]++
 		}
 	}

@@ -22,9 +22,9 @@ import (
 )
 
 // buildSink builds a registered sink from Flume-style keys.
-func buildSink(t testing.TB, typeName string, raw map[string]string) flow.Sink {
+func mustBuildSink(t testing.TB, typeName string, raw map[string]string) flow.Sink {
 	t.Helper()
-	s, err := tryBuildSink(typeName, raw)
+	s, err := buildSinkFrom(typeName, raw)
 	if err != nil {
 		t.Fatalf("building %s sink: %v", typeName, err)
 	}
@@ -32,7 +32,7 @@ func buildSink(t testing.TB, typeName string, raw map[string]string) flow.Sink {
 	return s
 }
 
-func tryBuildSink(typeName string, raw map[string]string) (flow.Sink, error) {
+func buildSinkFrom(typeName string, raw map[string]string) (flow.Sink, error) {
 	reg, ok := flow.Lookup(flow.KindSink, typeName)
 	if !ok {
 		return nil, errors.New("not registered: " + typeName)
@@ -48,7 +48,7 @@ func tryBuildSink(typeName string, raw map[string]string) (flow.Sink, error) {
 	return v.(flow.Sink), nil
 }
 
-func ev(body string, kv ...string) flow.Event {
+func hdrEvent(body string, kv ...string) flow.Event {
 	h := map[string]string{}
 	for i := 0; i+1 < len(kv); i += 2 {
 		h[kv[i]] = kv[i+1]
@@ -57,7 +57,7 @@ func ev(body string, kv ...string) flow.Event {
 }
 
 // listFiles returns every file under dir, relative, sorted.
-func listFiles(t testing.TB, dir string) []string {
+func filesUnder(t testing.TB, dir string) []string {
 	t.Helper()
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -127,14 +127,14 @@ func TestHDFSConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tryBuildSink("hdfs", tc.raw)
+			_, err := buildSinkFrom("hdfs", tc.raw)
 			var ke *flow.KeyError
 			if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want a KeyError on %s containing %q", err, tc.key, tc.want)
 			}
 		})
 	}
-	if _, err := tryBuildSink("org.apache.flume.sink.hdfs.HDFSEventSink", map[string]string{"hdfs.path": "file:///tmp/x"}); err != nil {
+	if _, err := buildSinkFrom("org.apache.flume.sink.hdfs.HDFSEventSink", map[string]string{"hdfs.path": "file:///tmp/x"}); err != nil {
 		t.Fatalf("file:/// path and class name: %v", err)
 	}
 }
@@ -143,21 +143,21 @@ func TestHDFSConfigErrors(t *testing.T) {
 // %y-%m-%d/%H%M/%S with 10-minute rounding, prefix events-, DataStream.
 func TestHDFSBucketsLikeFlume(t *testing.T) {
 	dir := t.TempDir()
-	s := buildSink(t, "hdfs", map[string]string{
+	s := mustBuildSink(t, "hdfs", map[string]string{
 		"hdfs.path": "file://" + dir + "/flume/%y-%m-%d/%H%M/%S", "hdfs.filePrefix": "events-",
 		"hdfs.round": "true", "hdfs.roundValue": "10", "hdfs.roundUnit": "minute", "hdfs.timeZone": "UTC",
 		"hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.rollInterval": "0",
 	})
 	// 2023-11-14 22:13:20 and 22:19:59 share the 22:10 bucket; 22:20:00 does not.
 	batch := []flow.Event{
-		ev("a", "timestamp", "1700000000123"), ev("b", "timestamp", "1700000399000"),
-		ev("c", "timestamp", "1700000400000"), ev("d", "timestamp", "1700000000999"),
+		hdrEvent("a", "timestamp", "1700000000123"), hdrEvent("b", "timestamp", "1700000399000"),
+		hdrEvent("c", "timestamp", "1700000400000"), hdrEvent("d", "timestamp", "1700000000999"),
 	}
 	if err := s.Deliver(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
 	// Before close: in-use files, already holding the batch (flushed and synced).
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	re := regexp.MustCompile(`^flume/23-11-14/(2210|2220)/00/events-\.(\d{13})\.tmp$`)
 	if len(files) != 2 {
 		t.Fatalf("files before close: %v", files)
@@ -178,7 +178,7 @@ func TestHDFSBucketsLikeFlume(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	files = listFiles(t, dir)
+	files = filesUnder(t, dir)
 	if len(files) != 2 || strings.HasSuffix(files[0], ".tmp") || strings.HasSuffix(files[1], ".tmp") {
 		t.Fatalf("files after close: %v", files)
 	}
@@ -192,21 +192,21 @@ func TestHDFSSequenceFile(t *testing.T) {
 	for _, tc := range []struct{ format, class string }{{"Writable", seqfile.BytesWritable}, {"Text", seqfile.Text}} {
 		t.Run(tc.format, func(t *testing.T) {
 			dir := t.TempDir()
-			s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.writeFormat": tc.format, "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
+			s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.writeFormat": tc.format, "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
 			var want []string
 			for b := range 3 {
 				var batch []flow.Event
 				for i := range 50 {
 					body := strings.Repeat(strconv.Itoa(b*50+i), 20)
 					want = append(want, body)
-					batch = append(batch, ev(body, "timestamp", strconv.Itoa(1700000000000+b*50+i)))
+					batch = append(batch, hdrEvent(body, "timestamp", strconv.Itoa(1700000000000+b*50+i)))
 				}
 				if err := s.Deliver(context.Background(), batch); err != nil {
 					t.Fatal(err)
 				}
 			}
 			// Readable while in use: every batch ends with a sync marker and fsync.
-			files := listFiles(t, dir)
+			files := filesUnder(t, dir)
 			if len(files) != 1 || !regexp.MustCompile(`^FlumeData\.\d+\.tmp$`).MatchString(files[0]) {
 				t.Fatalf("files: %v", files)
 			}
@@ -217,7 +217,7 @@ func TestHDFSSequenceFile(t *testing.T) {
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			files = listFiles(t, dir)
+			files = filesUnder(t, dir)
 			keys, bodies, vc := readSeq(t, filepath.Join(dir, files[0]))
 			if vc != tc.class || strings.Join(bodies, ",") != strings.Join(want, ",") || keys[7] != 1700000000007 {
 				t.Fatalf("value class %s, %d bodies, key[7] %d", vc, len(bodies), keys[7])
@@ -229,15 +229,15 @@ func TestHDFSSequenceFile(t *testing.T) {
 func TestHDFSRollCountAndSize(t *testing.T) {
 	t.Run("count", func(t *testing.T) {
 		dir := t.TempDir()
-		s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollCount": "3", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"})
+		s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollCount": "3", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"})
 		var batch []flow.Event
 		for i := range 10 {
-			batch = append(batch, ev(strconv.Itoa(i)))
+			batch = append(batch, hdrEvent(strconv.Itoa(i)))
 		}
 		if err := s.Deliver(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
-		files := listFiles(t, dir)
+		files := filesUnder(t, dir)
 		var done, inUse []string
 		for _, f := range files {
 			if strings.HasSuffix(f, ".tmp") {
@@ -260,16 +260,16 @@ func TestHDFSRollCountAndSize(t *testing.T) {
 	})
 	t.Run("bytes written", func(t *testing.T) {
 		dir := t.TempDir()
-		s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.rollCount": "0", "hdfs.rollSize": "300"})
+		s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.rollCount": "0", "hdfs.rollSize": "300"})
 		var batch []flow.Event
 		for range 10 {
-			batch = append(batch, ev(strings.Repeat("x", 30)))
+			batch = append(batch, hdrEvent(strings.Repeat("x", 30)))
 		}
 		if err := s.Deliver(context.Background(), batch); err != nil {
 			t.Fatal(err)
 		}
 		s.Close()
-		files := listFiles(t, dir)
+		files := filesUnder(t, dir)
 		// A SequenceFile header is ~98 bytes and each record 8+8+4+30 = 50:
 		// 5 records reach 300 bytes, so 10 events make 2 files.
 		if len(files) != 2 {
@@ -291,17 +291,17 @@ func TestHDFSTimersCloseAndRename(t *testing.T) {
 			dir := t.TempDir()
 			raw := map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollInterval": "0", "hdfs.useLocalTimeStamp": "true"}
 			raw[key] = "1"
-			s, err := tryBuildSink("hdfs", raw)
+			s, err := buildSinkFrom("hdfs", raw)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if err := s.Deliver(context.Background(), []flow.Event{ev("x")}); err != nil {
+			if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("x")}); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				files := listFiles(t, dir)
+				files := filesUnder(t, dir)
 				if len(files) == 1 && !strings.HasSuffix(files[0], ".tmp") {
 					break
 				}
@@ -311,13 +311,13 @@ func TestHDFSTimersCloseAndRename(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 			// The bucket keeps working after the timed close.
-			if err := s.Deliver(context.Background(), []flow.Event{ev("y")}); err != nil {
+			if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("y")}); err != nil {
 				t.Fatal(err)
 			}
 			if err := s.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if files := listFiles(t, dir); len(files) != 2 {
+			if files := filesUnder(t, dir); len(files) != 2 {
 				t.Fatalf("files: %v", files)
 			}
 		})
@@ -326,28 +326,28 @@ func TestHDFSTimersCloseAndRename(t *testing.T) {
 
 func TestHDFSMissingTimestampRejected(t *testing.T) {
 	dir := t.TempDir()
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y"})
-	err := s.Deliver(context.Background(), []flow.Event{ev("ok", "timestamp", "1700000000000"), ev("no time")})
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y"})
+	err := s.Deliver(context.Background(), []flow.Event{hdrEvent("ok", "timestamp", "1700000000000"), hdrEvent("no time")})
 	var rej *flow.RejectedError
 	if !errors.As(err, &rej) || len(rej.Rejected) != 1 || rej.Rejected[0].Index != 1 || !strings.Contains(err.Error(), "useLocalTimeStamp") {
 		t.Fatalf("err = %v", err)
 	}
-	if files := listFiles(t, dir); len(files) != 0 {
+	if files := filesUnder(t, dir); len(files) != 0 {
 		t.Fatalf("nothing may be written on rejection: %v", files)
 	}
 }
 
 func TestHDFSGzip(t *testing.T) {
 	dir := t.TempDir()
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip",
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip",
 		"hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true", "serializer": "header_and_text"})
 	for b := range 3 {
-		if err := s.Deliver(context.Background(), []flow.Event{ev("line"+strconv.Itoa(b), "h", "v")}); err != nil {
+		if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("line"+strconv.Itoa(b), "h", "v")}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.Close()
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	if len(files) != 1 || !strings.HasSuffix(files[0], ".gz") {
 		t.Fatalf("files: %v", files)
 	}
@@ -365,13 +365,13 @@ func TestHDFSGzip(t *testing.T) {
 
 func TestHDFSMaxOpenFiles(t *testing.T) {
 	dir := t.TempDir()
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%{k}", "hdfs.maxOpenFiles": "1", "hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%{k}", "hdfs.maxOpenFiles": "1", "hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0"})
 	for _, k := range []string{"a", "b", "a"} {
-		if err := s.Deliver(context.Background(), []flow.Event{ev(k, "k", k)}); err != nil {
+		if err := s.Deliver(context.Background(), []flow.Event{hdrEvent(k, "k", k)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	var inUse int
 	for _, f := range files {
 		if strings.HasSuffix(f, ".tmp") {
@@ -399,12 +399,12 @@ func TestHDFSRecoversLeftovers(t *testing.T) {
 	os.WriteFile(filepath.Join(day, "FlumeData.1700000000002.tmp"), []byte("SE"), 0o644) // not even a header
 	os.WriteFile(filepath.Join(day, "other.tmp"), []byte("not ours"), 0o644)
 
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y-%m-%d", "hdfs.timeZone": "UTC"})
-	if err := s.Deliver(context.Background(), []flow.Event{ev("new", "timestamp", "1700000000000")}); err != nil {
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir + "/%Y-%m-%d", "hdfs.timeZone": "UTC"})
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("new", "timestamp", "1700000000000")}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	if len(files) != 3 || files[0] != "2023-11-14/FlumeData.1700000000001" || files[2] != "2023-11-14/other.tmp" {
 		t.Fatalf("files: %v", files)
 	}
@@ -413,7 +413,7 @@ func TestHDFSRecoversLeftovers(t *testing.T) {
 	}
 }
 
-func readLines(t testing.TB, path string) []string {
+func fileLines(t testing.TB, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -428,12 +428,12 @@ func TestHDFSRecoversTornTextLine(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "_web.1700000000002.log.inuse"), []byte("partial"), 0o644)
 	os.MkdirAll(filepath.Join(dir, "deeper"), 0o755) // below the fixed path: not looked at
 	os.WriteFile(filepath.Join(dir, "deeper", "_web.1700000000003.log.inuse"), []byte("x\n"), 0o644)
-	s := buildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.filePrefix": "web",
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.filePrefix": "web",
 		"hdfs.fileSuffix": ".log", "hdfs.inUsePrefix": "_", "hdfs.inUseSuffix": ".inuse", "hdfs.useLocalTimeStamp": "true"})
-	if err := s.Deliver(context.Background(), []flow.Event{ev("new")}); err != nil {
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("new")}); err != nil {
 		t.Fatal(err)
 	}
-	files := listFiles(t, dir)
+	files := filesUnder(t, dir)
 	if len(files) != 3 || files[0] != "_web."+files[0][5:] || files[2] != "web.1700000000001.log" {
 		t.Fatalf("files %v", files)
 	}

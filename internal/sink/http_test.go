@@ -110,7 +110,7 @@ func TestHTTPSinkStatusPolicies(t *testing.T) {
 func TestHTTPSinkEmptyBodyAndDown(t *testing.T) {
 	srv := &statusServer{}
 	ts := httptest.NewServer(srv)
-	s := buildSink(t, "http", map[string]string{"endpoint": ts.URL, "rollback.2XX": "false", "backoff.2XX": "false"})
+	s := mustBuildSink(t, "http", map[string]string{"endpoint": ts.URL, "rollback.2XX": "false", "backoff.2XX": "false"})
 	if err := s.Deliver(context.Background(), []flow.Event{{}, {Body: []byte("200:x")}}); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestHTTPSinkConfigErrors(t *testing.T) {
 		{map[string]string{"endpoint": "http://127.0.0.1:1/", "backoff.5XX": "maybe"}, "backoff.5XX"},
 		{map[string]string{"endpoint": "http://127.0.0.1:1/", "connectTimeout": "0"}, "connectTimeout"},
 	} {
-		_, err := tryBuildSink("http", tc.raw)
+		_, err := buildSinkFrom("http", tc.raw)
 		var ke *flow.KeyError
 		if !errors.As(err, &ke) || ke.Key != tc.key {
 			t.Errorf("%v: err = %v, want a KeyError on %s", tc.raw, err, tc.key)

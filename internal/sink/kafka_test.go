@@ -58,17 +58,17 @@ func consumeAll(t *testing.T, addr string, n int, topics ...string) []*kgo.Recor
 func TestKafkaSinkProducesToRunnel(t *testing.T) {
 	addr := testutil.RunBroker(t)
 	createTopics(t, addr, 3, "events", "other")
-	s := buildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{
+	s := mustBuildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{
 		"kafka.bootstrap.servers": addr, "kafka.topic": "events", "partitionIdHeader": "part", "flumeBatchSize": "50",
 	})
 	if s.(flow.BatchSizer).BatchSize() != 50 {
 		t.Fatal("flumeBatchSize not used")
 	}
 	batch := []flow.Event{
-		ev("to partition 2", "part", "2", "key", "k1", "app", "web"),
-		ev("to other topic", "topic", "other", "part", "0"),
-		ev("by key", "key", "k2"),
-		ev("no key"),
+		hdrEvent("to partition 2", "part", "2", "key", "k1", "app", "web"),
+		hdrEvent("to other topic", "topic", "other", "part", "0"),
+		hdrEvent("by key", "key", "k2"),
+		hdrEvent("no key"),
 	}
 	if err := s.Deliver(context.Background(), batch); err != nil {
 		t.Fatal(err)
@@ -106,16 +106,16 @@ func TestKafkaSinkProducesToRunnel(t *testing.T) {
 func TestKafkaSinkDefaultTopicAndOverrideOff(t *testing.T) {
 	addr := testutil.RunBroker(t)
 	createTopics(t, addr, 1, "default-flume-topic", "logs-web")
-	s := buildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{"kafka.bootstrap.servers": addr, "kafka.producer.acks": "all", "kafka.producer.linger.ms": "5"})
-	if err := s.Deliver(context.Background(), []flow.Event{ev("a")}); err != nil {
+	s := mustBuildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{"kafka.bootstrap.servers": addr, "kafka.producer.acks": "all", "kafka.producer.linger.ms": "5"})
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("a")}); err != nil {
 		t.Fatal(err)
 	}
 	if recs := consumeAll(t, addr, 1, "default-flume-topic"); string(recs[0].Value) != "a" {
 		t.Fatalf("got %q", recs[0].Value)
 	}
-	s2 := buildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{"kafka.bootstrap.servers": addr,
+	s2 := mustBuildSink(t, "org.apache.flume.sink.kafka.KafkaSink", map[string]string{"kafka.bootstrap.servers": addr,
 		"kafka.topic": "logs-%{app}", "allowTopicOverride": "false", "defaultPartitionId": "0"})
-	if err := s2.Deliver(context.Background(), []flow.Event{ev("b", "app", "web", "topic", "ignored")}); err != nil {
+	if err := s2.Deliver(context.Background(), []flow.Event{hdrEvent("b", "app", "web", "topic", "ignored")}); err != nil {
 		t.Fatal(err)
 	}
 	if recs := consumeAll(t, addr, 1, "logs-web"); string(recs[0].Value) != "b" {
@@ -144,7 +144,7 @@ func TestKafkaSinkBrokerDown(t *testing.T) {
 	s := v.(flow.Sink)
 	defer s.Close()
 	start := time.Now()
-	err = s.Deliver(context.Background(), []flow.Event{ev("x")})
+	err = s.Deliver(context.Background(), []flow.Event{hdrEvent("x")})
 	if err == nil {
 		t.Fatal("Deliver succeeded with no broker")
 	}
@@ -171,7 +171,7 @@ func TestKafkaSinkConfigErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tryBuildSink("org.apache.flume.sink.kafka.KafkaSink", tc.raw)
+			_, err := buildSinkFrom("org.apache.flume.sink.kafka.KafkaSink", tc.raw)
 			var ke *flow.KeyError
 			if !errors.As(err, &ke) || ke.Key != tc.key {
 				t.Fatalf("err = %v, want a KeyError on %s", err, tc.key)
