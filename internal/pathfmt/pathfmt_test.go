@@ -142,3 +142,28 @@ func TestLoadLocation(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExpand parses arbitrary patterns and expands them with arbitrary
+// header values: no panic, and a header value is inserted literally.
+func FuzzExpand(f *testing.F) {
+	f.Add("/flume/%y-%m-%d/%H%M/%S/%{host}", "web-1", "1700000000123")
+	f.Add("%[IP]%%%{a.b}%", "$1\\", "-5")
+	f.Add("%{", "", "x")
+	f.Fuzz(func(t *testing.T, pattern, value, ts string) {
+		tpl, err := Parse(pattern, Options{Location: time.UTC, RoundUnit: time.Minute, RoundValue: 7})
+		if err != nil {
+			return
+		}
+		SetHost("h", "127.0.0.1", "h.local")
+		got, err := tpl.Expand(map[string]string{"host": value, "timestamp": ts}, time.Unix(0, 0))
+		if err != nil {
+			if !tpl.NeedsTime() {
+				t.Fatalf("Expand(%q) failed without time escapes: %v", pattern, err)
+			}
+			return
+		}
+		if pattern == "%{host}" && got != value {
+			t.Fatalf("header inserted as %q, want %q", got, value)
+		}
+	})
+}
