@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -358,8 +359,15 @@ func TestHDFSGzip(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(zr) // three members, one per batch
-	if err != nil || string(got) != "{h=v} line0\n{h=v} line1\n{h=v} line2\n" {
+	const want = "{h=v} line0\n{h=v} line1\n{h=v} line2\n"
+	if err != nil || string(got) != want {
 		t.Fatalf("got %q, %v", got, err)
+	}
+	if _, err := exec.LookPath("gzip"); err == nil {
+		out, err := exec.Command("gzip", "-dc", filepath.Join(dir, files[0])).Output()
+		if err != nil || string(out) != want {
+			t.Fatalf("gzip -dc: %q, %v", out, err)
+		}
 	}
 }
 
