@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,26 @@ func TestExampleConfParses(t *testing.T) {
 	}
 	if bs := a.g.sinks["k1"].runner.BatchSize; bs != 0 && bs > 100 {
 		t.Fatalf("sink batch %d exceeds transactionCapacity", bs)
+	}
+}
+
+// Every example config loads without errors or warnings.
+func TestEveryExampleLoads(t *testing.T) {
+	files, err := filepath.Glob("../../examples/agent/*.conf")
+	if err != nil || len(files) < 5 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			a, err := Load(f, "a1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.closeAll()
+			if len(a.Warnings) != 0 {
+				t.Fatalf("warnings: %v", a.Warnings)
+			}
+		})
 	}
 }
 
