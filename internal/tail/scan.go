@@ -545,7 +545,9 @@ func (f *Follower) closeIdle(now time.Time) {
 			t.f.Close()
 			delete(f.byIno, t.ino)
 			continue
-		case idle && !t.rotated:
+		case idle && !t.rotated && !bytes.Contains(t.buf[t.head:], []byte{'\n'}) && len(t.buf)-t.head <= f.opts.MaxLineLength:
+			// Only a partial line (if anything) is left: it is read again
+			// when the file grows.
 			t.f.Close()
 			t.f = nil
 			t.readOff = t.handed()

@@ -563,3 +563,23 @@ func writeRotating(path string, total, every int) error {
 	}
 	return nil
 }
+
+// A file read whole into the buffer but handed out slowly (the caller
+// waits longer than IdleTimeout between reads) is not closed with lines
+// still buffered.
+func TestSlowReaderKeepsBufferedLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	appendFile(t, path, numbered("S", 0, 40))
+	f := newFollower(t, fastOpts(FileGroup(path)))
+	var got []string
+	for len(got) < 40 {
+		lines, err := f.Read(context.Background(), 7, time.Second)
+		if err != nil || len(lines) == 0 {
+			t.Fatalf("after %d lines: %d lines, %v", len(got), len(lines), err)
+		}
+		f.Commit(lines)
+		got = append(got, bodies(lines)...)
+		time.Sleep(40 * time.Millisecond) // IdleTimeout passes within the file
+	}
+	exactlyOnce(t, got, "S", 40)
+}
