@@ -75,15 +75,19 @@ func newFormat(set hdfsSettings) fileFormat {
 // open starts the bucket's next file. It fails if the file exists (the
 // counter moves on first).
 func (b *bucketWriter) open(set hdfsSettings, now time.Time) error {
-	if err := os.MkdirAll(b.dir, 0o755); err != nil {
-		return fmt.Errorf("creating hdfs sink directory: %w", err)
-	}
 	var f *os.File
 	for range 1000 {
 		b.counter++
 		full := b.name + "." + strconv.FormatInt(b.counter, 10) + set.suffix
 		b.finalPath = filepath.Join(b.dir, full)
 		b.tmpPath = filepath.Join(b.dir, set.inUsePrefix+full+set.inUseSuffix)
+		// filePrefix or inUsePrefix may hold a '/': Flume then writes a
+		// level deeper.
+		for _, d := range []string{filepath.Dir(b.finalPath), filepath.Dir(b.tmpPath)} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("creating hdfs sink directory: %w", err)
+			}
+		}
 		if _, err := os.Lstat(b.finalPath); err == nil {
 			continue
 		}
@@ -112,7 +116,7 @@ func (b *bucketWriter) open(set hdfsSettings, now time.Time) error {
 	if err := b.format.begin(b.bw); err != nil {
 		return errors.Join(fmt.Errorf("writing header of %s: %w", b.tmpPath, err), b.discard())
 	}
-	if err := syncDir(b.dir); err != nil {
+	if err := syncDir(filepath.Dir(b.tmpPath)); err != nil {
 		return errors.Join(err, b.discard())
 	}
 	return nil

@@ -452,3 +452,21 @@ func TestHDFSRecoversTornTextLine(t *testing.T) {
 		t.Fatal("a file below the sink's path was touched")
 	}
 }
+
+func TestHDFSPrefixWithDirectory(t *testing.T) {
+	dir := t.TempDir()
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.filePrefix": "%{app}/events", "hdfs.inUsePrefix": "inprogress/",
+		"hdfs.fileType": "DataStream", "hdfs.useLocalTimeStamp": "true"})
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("x", "app", "web")}); err != nil {
+		t.Fatal(err)
+	}
+	files := filesUnder(t, dir)
+	if len(files) != 1 || !regexp.MustCompile(`^inprogress/web/events\.\d+\.tmp$`).MatchString(files[0]) {
+		t.Fatalf("in use: %v", files)
+	}
+	s.Close()
+	files = filesUnder(t, dir)
+	if len(files) != 1 || !regexp.MustCompile(`^web/events\.\d+$`).MatchString(files[0]) {
+		t.Fatalf("closed: %v", files)
+	}
+}
