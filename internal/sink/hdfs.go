@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -228,6 +229,9 @@ type HDFS struct {
 	cfg  flow.Config
 	now  func() time.Time
 	tick time.Duration
+	// wrapFile, when set (tests), wraps every file's writer, e.g. to fail
+	// writes as a full disk would.
+	wrapFile func(io.Writer) io.Writer
 
 	mu       sync.Mutex // guards everything below; Deliver, the timer and Close take it
 	started  bool
@@ -367,7 +371,7 @@ func (s *HDFS) bucket(key, dir, name string, now time.Time) *bucketWriter {
 // append writes e to bw, opening its next file if none is open. Expects s.mu.
 func (s *HDFS) append(bw *bucketWriter, e flow.Event, now time.Time) error {
 	if bw.f == nil {
-		if err := bw.open(s.set, now); err != nil {
+		if err := bw.open(s.set, now, s.wrapFile); err != nil {
 			return err
 		}
 		s.cfg.Counters.Add("ConnectionCreatedCount", 1)

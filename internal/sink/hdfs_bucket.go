@@ -74,7 +74,7 @@ func newFormat(set hdfsSettings) fileFormat {
 
 // open starts the bucket's next file. It fails if the file exists (the
 // counter moves on first).
-func (b *bucketWriter) open(set hdfsSettings, now time.Time) error {
+func (b *bucketWriter) open(set hdfsSettings, now time.Time, wrap func(io.Writer) io.Writer) error {
 	var f *os.File
 	for range 1000 {
 		b.counter++
@@ -105,7 +105,11 @@ func (b *bucketWriter) open(set hdfsSettings, now time.Time) error {
 		return fmt.Errorf("creating hdfs sink file in %s: 1000 names taken after %s", b.dir, b.finalPath)
 	}
 	b.f = f
-	b.cw = countingWriter{w: f}
+	var w io.Writer = f
+	if wrap != nil {
+		w = wrap(f)
+	}
+	b.cw = countingWriter{w: w}
 	if b.bw == nil {
 		b.bw = bufio.NewWriterSize(&b.cw, 64<<10)
 	} else {

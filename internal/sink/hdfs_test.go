@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -468,5 +471,88 @@ func TestHDFSPrefixWithDirectory(t *testing.T) {
 	files = filesUnder(t, dir)
 	if len(files) != 1 || !regexp.MustCompile(`^web/events\.\d+$`).MatchString(files[0]) {
 		t.Fatalf("closed: %v", files)
+	}
+}
+
+// fullDisk writes half of what it is given, then fails with ENOSPC, while
+// on is set.
+type fullDisk struct {
+	w  io.Writer
+	on *atomic.Bool
+}
+
+func (d fullDisk) Write(p []byte) (int, error) {
+	if !d.on.Load() {
+		return d.w.Write(p)
+	}
+	n, _ := d.w.Write(p[:len(p)/2])
+	return n, syscall.ENOSPC
+}
+
+// TestHDFSFailedWriteIsCutBack fills the disk in the middle of a batch: the
+// file is cut back to the last synced batch, so redelivering the failed
+// batch writes every event exactly once.
+func TestHDFSFailedWriteIsCutBack(t *testing.T) {
+	for _, ft := range []string{"DataStream", "SequenceFile"} {
+		t.Run(ft, func(t *testing.T) {
+			dir := t.TempDir()
+			reg, _ := flow.Lookup(flow.KindSink, "hdfs")
+			cfg, _, err := reg.Spec.Validate("k1", map[string]string{"hdfs.path": dir, "hdfs.fileType": ft, "hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Counters = flow.NewCounters()
+			s, err := NewHDFS(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			var full atomic.Bool
+			s.wrapFile = func(w io.Writer) io.Writer { return fullDisk{w: w, on: &full} }
+			batch := func(from int) []flow.Event {
+				var b []flow.Event
+				for i := from; i < from+200; i++ {
+					b = append(b, hdrEvent(fmt.Sprintf("event %04d %s", i, strings.Repeat("p", 80))))
+				}
+				return b
+			}
+			if err := s.Deliver(context.Background(), batch(0)); err != nil {
+				t.Fatal(err)
+			}
+			full.Store(true)
+			if err := s.Deliver(context.Background(), batch(200)); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("Deliver on a full disk: %v", err)
+			}
+			if cfg.Counters.Snapshot()["ConnectionFailedCount"] != 1 {
+				t.Fatalf("counters %v", cfg.Counters.Snapshot())
+			}
+			full.Store(false)
+			if err := s.Deliver(context.Background(), batch(200)); err != nil { // the runner's redelivery
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			seen := map[string]int{}
+			for _, f := range filesUnder(t, dir) {
+				var lines []string
+				if ft == "DataStream" {
+					lines = fileLines(t, filepath.Join(dir, f))
+				} else {
+					_, lines, _ = readSeq(t, filepath.Join(dir, f))
+				}
+				for _, l := range lines {
+					seen[l]++
+				}
+			}
+			if len(seen) != 400 {
+				t.Fatalf("%d distinct events, want 400", len(seen))
+			}
+			for l, n := range seen {
+				if n != 1 {
+					t.Fatalf("%q written %d times", l[:10], n)
+				}
+			}
+		})
 	}
 }
