@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,6 +104,9 @@ type FileRoll struct {
 	size     int64
 	opened   time.Time
 	buf      []byte
+	// w writes to f; wrapFile, when set (tests), wraps it.
+	w        io.Writer
+	wrapFile func(io.Writer) io.Writer
 }
 
 // BatchSize implements flow.BatchSizer.
@@ -150,7 +154,7 @@ func (s *FileRoll) Deliver(_ context.Context, batch []flow.Event) error {
 	for _, e := range batch {
 		s.buf = s.ser.Append(s.buf, e)
 	}
-	_, err := s.f.Write(s.buf)
+	_, err := s.w.Write(s.buf)
 	if err == nil {
 		err = s.f.Sync()
 	}
@@ -184,7 +188,10 @@ func (s *FileRoll) openFile() error {
 		f.Close()
 		return fmt.Errorf("opening file_roll file: %w", err)
 	}
-	s.f, s.size, s.opened = f, st.Size(), s.now()
+	s.f, s.size, s.opened, s.w = f, st.Size(), s.now(), f
+	if s.wrapFile != nil {
+		s.w = s.wrapFile(f)
+	}
 	s.cfg.Counters.Add("ConnectionCreatedCount", 1)
 	return nil
 }

@@ -3,10 +3,13 @@ package sink
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,5 +129,31 @@ func TestFileRollConfigErrors(t *testing.T) {
 		if !errors.As(err, &ke) || ke.Key != tc.key || !strings.Contains(err.Error(), "fix") {
 			t.Errorf("%v: err = %v, want a KeyError on %s", tc.raw, err, tc.key)
 		}
+	}
+}
+
+func TestFileRollFailedWriteIsCutBack(t *testing.T) {
+	dir := t.TempDir()
+	s := mustBuildSink(t, "file_roll", map[string]string{"sink.directory": dir, "sink.rollInterval": "0"})
+	fr := s.(*FileRoll)
+	var full atomic.Bool
+	fr.wrapFile = func(w io.Writer) io.Writer { return fullDisk{w: w, on: &full} }
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("one"), hdrEvent("two")}); err != nil {
+		t.Fatal(err)
+	}
+	full.Store(true)
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("three"), hdrEvent("four")}); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("err = %v", err)
+	}
+	full.Store(false)
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("three"), hdrEvent("four")}); err != nil {
+		t.Fatal(err)
+	}
+	files := filesUnder(t, dir)
+	if len(files) != 1 {
+		t.Fatalf("files %v", files)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, files[0])); string(b) != "one\ntwo\nthree\nfour\n" {
+		t.Fatalf("content %q", b)
 	}
 }
