@@ -583,3 +583,48 @@ func TestSlowReaderKeepsBufferedLines(t *testing.T) {
 	}
 	exactlyOnce(t, got, "S", 40)
 }
+
+// FuzzNextLine: cutting any input into lines loses and invents no byte:
+// the pieces, each followed by what it consumed beyond its content, give
+// the input back; no piece is longer than max; a piece only ends without
+// consuming a newline when it is exactly max bytes long.
+func FuzzNextLine(f *testing.F) {
+	f.Add([]byte("one\ntwo\r\n\nthree"), 4)
+	f.Add([]byte("abcd\r\nabcde\r\n"), 4)
+	f.Add([]byte("\r\r\r\n"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, max int) {
+		if max < 1 || max > 1<<12 {
+			return
+		}
+		var rebuilt []byte
+		buf := data
+		for {
+			line, n := nextLine(buf, max)
+			if n == 0 {
+				if len(buf) > max+1 {
+					t.Fatalf("%d bytes left without a line (max %d)", len(buf), max)
+				}
+				rebuilt = append(rebuilt, buf...)
+				break
+			}
+			if len(line) > max {
+				t.Fatalf("line of %d bytes, max %d", len(line), max)
+			}
+			sep := buf[len(line):n]
+			switch string(sep) {
+			case "\n", "\r\n":
+			case "":
+				if len(line) != max {
+					t.Fatalf("line %q cut without a newline before max %d", line, max)
+				}
+			default:
+				t.Fatalf("line %q followed by %q", line, sep)
+			}
+			rebuilt = append(rebuilt, buf[:n]...)
+			buf = buf[n:]
+		}
+		if string(rebuilt) != string(data) {
+			t.Fatalf("rebuilt %q from %q", rebuilt, data)
+		}
+	})
+}
