@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/pathfmt"
 )
 
@@ -58,7 +59,7 @@ var HDFSSpec = flow.Spec{
 		{Name: HDFSRollCount, Type: flow.Int, Default: "10", Min: 0, Max: 1 << 62, Doc: "events written before a file is closed; 0 never"},
 		{Name: HDFSIdleTimeout, Type: flow.Int, Default: "0", Min: 0, Max: 1 << 31, Doc: "seconds without writes before a file is closed; 0 never"},
 		{Name: HDFSBatchSize, Type: flow.Int, Default: "100", Min: 1, Max: 1 << 20, Doc: "events per transaction, fsynced together"},
-		{Name: HDFSCodec, Doc: "compression codec of CompressedStream: gzip (bzip2, lzo, lzop, snappy are refused)"},
+		{Name: HDFSCodec, Doc: "compression codec of CompressedStream: gzip or snappy (bzip2, lzo, lzop are refused)"},
 		{Name: HDFSFileType, Default: "SequenceFile", Doc: "SequenceFile, DataStream or CompressedStream"},
 		{Name: HDFSMaxOpenFiles, Type: flow.Int, Default: "5000", Min: 1, Max: 1 << 30, Doc: "most open bucket files; the least recently used is closed"},
 		{Name: HDFSWriteFormat, Default: "Writable", Doc: "SequenceFile value class: Writable (BytesWritable) or Text"},
@@ -106,6 +107,7 @@ type hdfsSettings struct {
 	batch, maxOpen           int
 	fileType                 fileType
 	textValues               bool // writeFormat Text
+	snappy                   bool // CompressedStream with codeC snappy (else gzip)
 	ser                      eventSerializer
 	closeTries               int
 	retryInterval            time.Duration
@@ -185,13 +187,15 @@ func parseHDFS(c flow.Config) (hdfsSettings, error) {
 		switch codec {
 		case "gzip", "gzipcodec", "org.apache.hadoop.io.compress.gzipcodec":
 			s.suffix = ".gz"
+		case "snappy", "snappycodec", "org.apache.hadoop.io.compress.snappycodec":
+			s.suffix, s.snappy = hadoopcodec.SnappyExtension, true
 		case "":
-			return s, &flow.KeyError{Key: HDFSCodec, Problem: "fileType CompressedStream needs a codec", Fix: "set hdfs.codeC = gzip"}
+			return s, &flow.KeyError{Key: HDFSCodec, Problem: "fileType CompressedStream needs a codec", Fix: "set hdfs.codeC = gzip or snappy"}
 		case "bzip2", "bzip2codec", "org.apache.hadoop.io.compress.bzip2codec":
 			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "bzip2 output is not available: no maintained Go library writes bzip2 (Go's compress/bzip2 only reads)",
-				Fix: "use hdfs.codeC = gzip"}
+				Fix: "use hdfs.codeC = gzip or snappy"}
 		default:
-			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "codec not supported", Fix: "use hdfs.codeC = gzip"}
+			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "codec not supported", Fix: "use hdfs.codeC = gzip or snappy"}
 		}
 	default:
 		return s, &flow.KeyError{Key: HDFSFileType, Value: c.String(HDFSFileType), Problem: "unknown file type", Fix: "use SequenceFile, DataStream or CompressedStream"}

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/pathfmt"
 	"github.com/runnel/runnel/internal/seqfile"
 )
@@ -67,6 +68,9 @@ func newFormat(set hdfsSettings) fileFormat {
 	case dataStream:
 		return &streamFormat{ser: set.ser}
 	case compressedStream:
+		if set.snappy {
+			return &snappyFormat{streamFormat: streamFormat{ser: set.ser}}
+		}
 		return &gzipFormat{streamFormat: streamFormat{ser: set.ser}}
 	}
 	return &seqFormat{text: set.textValues}
@@ -254,6 +258,23 @@ func (g *gzipFormat) sync() error {
 }
 
 func (g *gzipFormat) end() error { return g.sync() }
+
+// snappyFormat is CompressedStream with snappy: Hadoop's block stream
+// (internal/hadoopcodec), a block finished on every sync, as Flume finishes
+// its compressor on every flush.
+type snappyFormat struct {
+	streamFormat
+	sw *hadoopcodec.SnappyWriter
+}
+
+func (s *snappyFormat) begin(w io.Writer) error {
+	s.sw = hadoopcodec.NewSnappyWriter(w)
+	s.w = s.sw
+	return nil
+}
+
+func (s *snappyFormat) sync() error { return s.sw.Flush() }
+func (s *snappyFormat) end() error  { return s.sw.Flush() }
 
 // seqFormat is SequenceFile: LongWritable keys (the event's timestamp
 // header, else the time it was written, as Flume) and BytesWritable or Text

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/seqfile"
 )
 
@@ -554,5 +555,34 @@ func TestHDFSFailedWriteIsCutBack(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestHDFSSnappy(t *testing.T) {
+	dir := t.TempDir()
+	s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.fileType": "CompressedStream", "hdfs.codeC": "snappy",
+		"hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"})
+	var want strings.Builder
+	for b := range 3 {
+		var batch []flow.Event
+		for i := range 1000 {
+			line := fmt.Sprintf("batch %d line %d %s", b, i, strings.Repeat("z", i%90))
+			want.WriteString(line + "\n")
+			batch = append(batch, hdrEvent(line))
+		}
+		if err := s.Deliver(context.Background(), batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	files := filesUnder(t, dir)
+	if len(files) != 1 || !strings.HasSuffix(files[0], ".snappy") {
+		t.Fatalf("files: %v", files)
+	}
+	f, _ := os.Open(filepath.Join(dir, files[0]))
+	defer f.Close()
+	got, err := hadoopcodec.ReadSnappy(f)
+	if err != nil || string(got) != want.String() {
+		t.Fatalf("decoded %d bytes (want %d): %v", len(got), want.Len(), err)
 	}
 }

@@ -2,17 +2,30 @@
 // interop tests: "read <file>" prints the key and value classes, then one
 // "key<TAB>value" line per record; "write <file> bytes|text <n>" writes n
 // records with LongWritable keys 1700000000000+i and BytesWritable or Text
-// values "hadoop record <i> " + "x" repeated i%50 times, uncompressed.
+// values "hadoop record <i> " + "x" repeated i%50 times, uncompressed;
+// "cat <file>" decompresses a file with the codec its extension names
+// (.gz, .snappy: Hadoop's CompressionCodecFactory) and prints it.
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.io.*;
+import org.apache.hadoop.io.compress.CompressionCodec;
+import org.apache.hadoop.io.compress.CompressionCodecFactory;
 import org.apache.hadoop.util.ReflectionUtils;
 
 public class SeqCheck {
   public static void main(String[] a) throws Exception {
     Configuration conf = new Configuration();
     Path p = new Path("file://" + a[1]);
-    if (a[0].equals("read")) {
+    if (a[0].equals("cat")) {
+      CompressionCodec codec = new CompressionCodecFactory(conf).getCodec(p);
+      if (codec == null) {
+        throw new IllegalArgumentException("no codec for " + p);
+      }
+      try (java.io.InputStream in = codec.createInputStream(p.getFileSystem(conf).open(p))) {
+        in.transferTo(System.out);
+      }
+      System.out.flush();
+    } else if (a[0].equals("read")) {
       try (SequenceFile.Reader r = new SequenceFile.Reader(conf, SequenceFile.Reader.file(p))) {
         System.out.println(r.getKeyClassName() + " " + r.getValueClassName());
         Writable k = (Writable) ReflectionUtils.newInstance(r.getKeyClass(), conf);
