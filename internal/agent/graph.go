@@ -272,7 +272,7 @@ func (g *graph) buildRunners(p *parsed, prev *graph, log *slog.Logger, warn func
 
 // sinkLoop is the loop of a sink that runs on its own.
 func sinkLoop(s *sinkNode) *flow.Loop {
-	l := &flow.Loop{Name: s.name, Step: s.runner.Process, Logger: s.runner.Logger}
+	l := &flow.Loop{Step: s.runner.Process, Logger: s.runner.Logger}
 	if n, ok := s.runner.Channel.(flow.Notifier); ok {
 		l.Ready = n.Ready
 	}

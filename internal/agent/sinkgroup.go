@@ -98,7 +98,6 @@ func (p *parsed) sinkGroup(c *component, members []*sinkNode, log *slog.Logger, 
 	}
 	known := map[string]bool{groupSinks: true, groupProcType: true}
 	var l flow.Loop
-	l.Name = c.name
 	l.Logger = log
 	l.Ready = sharedReady(members)
 	switch kind {

@@ -74,7 +74,8 @@ func (r *SinkRunner) Run(ctx context.Context) error {
 // backoff), after a failed step it backs off, after a full one it goes on at
 // once. SinkRunner.Run and the agent's sink groups use it.
 type Loop struct {
-	// Name names the sink or group in logs.
+	// Name names the sink or group in logs (as "sink"); empty when Logger
+	// already says which.
 	Name string
 	// Step moves at most one batch and returns how many events it moved.
 	Step func(ctx context.Context) (int, error)
@@ -93,6 +94,9 @@ type Loop struct {
 func (l *Loop) Run(ctx context.Context) error {
 	d := SinkRunner{IdleMin: l.IdleMin, IdleMax: l.IdleMax, FailMin: l.FailMin, FailMax: l.FailMax, Logger: l.Logger, BatchSize: 1}
 	d.defaults()
+	if l.Name != "" {
+		d.Logger = d.Logger.With("sink", l.Name)
+	}
 	idle, fail := time.Duration(0), time.Duration(0)
 	for ctx.Err() == nil {
 		// Ask for the wake-up before taking, so a commit between an empty
@@ -109,7 +113,7 @@ func (l *Loop) Run(ctx context.Context) error {
 			fail = next(fail, d.FailMin, d.FailMax)
 			wait = fail
 			if ctx.Err() == nil {
-				d.Logger.Warn("sink delivery failed; batch rolled back, retrying", "sink", l.Name, "retry_in", wait, "err", err)
+				d.Logger.Warn("sink delivery failed; batch rolled back, retrying", "retry_in", wait, "err", err)
 			}
 		case n == 0:
 			fail = 0
