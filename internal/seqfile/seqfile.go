@@ -25,6 +25,7 @@ package seqfile
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -63,7 +64,19 @@ type Writer struct {
 	lastSync int64
 	sync     [SyncSize]byte
 	hdr      [8]byte
+
+	// Block compression: records are buffered and written as one block
+	// per Sync (or BlockSize buffered bytes).
+	codec                        *Codec
+	n                            int
+	keyLens, keys, valLens, vals []byte
+	cbuf                         bytes.Buffer
 }
+
+// BlockSize is how many key and value bytes a block-compressed writer
+// buffers before it writes a block on its own (Hadoop's
+// io.seqfile.compress.blocksize default).
+const BlockSize = 1000000
 
 // Pair is one metadata entry.
 type Pair struct{ Key, Value string }
@@ -81,12 +94,33 @@ func NewWriter(w io.Writer, keyClass, valueClass string, meta ...Pair) (*Writer,
 // NewWriterSync is NewWriter with a given sync marker instead of a random
 // one (for byte-exact tests).
 func NewWriterSync(w io.Writer, sync [SyncSize]byte, keyClass, valueClass string, meta ...Pair) (*Writer, error) {
-	sw := &Writer{w: w, sync: sync}
+	return newWriter(w, sync, keyClass, valueClass, nil, meta)
+}
+
+// NewBlockWriter writes the header of a block-compressed SequenceFile
+// (what Flume's HDFS sink writes with hdfs.codeC and fileType
+// SequenceFile): records are buffered and each Sync writes them as one
+// block of four compressed buffers.
+func NewBlockWriter(w io.Writer, codec Codec, keyClass, valueClass string, meta ...Pair) (*Writer, error) {
+	var sync [SyncSize]byte
+	if _, err := rand.Read(sync[:]); err != nil {
+		return nil, fmt.Errorf("making sync marker: %w", err)
+	}
+	return newWriter(w, sync, keyClass, valueClass, &codec, meta)
+}
+
+func newWriter(w io.Writer, sync [SyncSize]byte, keyClass, valueClass string, codec *Codec, meta []Pair) (*Writer, error) {
+	sw := &Writer{w: w, sync: sync, codec: codec}
 	var b []byte
 	b = append(b, magic...)
 	b = AppendText(b, []byte(keyClass))
 	b = AppendText(b, []byte(valueClass))
-	b = append(b, 0, 0) // not compressed, not block compressed
+	if codec == nil {
+		b = append(b, 0, 0) // not compressed, not block compressed
+	} else {
+		b = append(b, 1, 1)
+		b = AppendText(b, []byte(codec.Class))
+	}
 	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
 	for _, p := range meta {
 		b = AppendText(b, []byte(p.Key))
@@ -109,6 +143,17 @@ func (w *Writer) write(b []byte) error {
 // Append writes one record of serialized key and value bytes, preceded by a
 // sync marker when SyncInterval bytes were written since the last one.
 func (w *Writer) Append(key, value []byte) error {
+	if w.codec != nil {
+		w.keyLens = AppendVLong(w.keyLens, int64(len(key)))
+		w.keys = append(w.keys, key...)
+		w.valLens = AppendVLong(w.valLens, int64(len(value)))
+		w.vals = append(w.vals, value...)
+		w.n++
+		if len(w.keys)+len(w.vals) >= BlockSize {
+			return w.writeBlock()
+		}
+		return nil
+	}
 	if w.pos >= w.lastSync+SyncInterval {
 		if err := w.writeSync(); err != nil {
 			return err
@@ -131,6 +176,9 @@ func (w *Writer) Append(key, value []byte) error {
 // Sync writes a sync marker unless one was just written, as Hadoop's
 // Writer.sync; Flume's sink calls it at the end of every batch.
 func (w *Writer) Sync() error {
+	if w.codec != nil {
+		return w.writeBlock()
+	}
 	if w.pos == w.lastSync {
 		return nil
 	}
@@ -145,6 +193,34 @@ func (w *Writer) writeSync() error {
 		return fmt.Errorf("writing sync marker: %w", err)
 	}
 	w.lastSync = w.pos
+	return nil
+}
+
+// writeBlock writes the buffered records as one block: a sync marker (the
+// reader expects one before every block), the record count, then the
+// compressed key lengths, keys, value lengths and values, each a vint
+// length and the bytes.
+func (w *Writer) writeBlock() error {
+	if w.n == 0 {
+		return nil
+	}
+	if err := w.writeSync(); err != nil {
+		return err
+	}
+	b := AppendVLong(nil, int64(w.n))
+	for _, buf := range [][]byte{w.keyLens, w.keys, w.valLens, w.vals} {
+		w.cbuf.Reset()
+		if err := w.codec.compress(&w.cbuf, buf); err != nil {
+			return fmt.Errorf("compressing block with %s: %w", w.codec.Class, err)
+		}
+		b = AppendVLong(b, int64(w.cbuf.Len()))
+		b = append(b, w.cbuf.Bytes()...)
+	}
+	if err := w.write(b); err != nil {
+		return fmt.Errorf("writing block: %w", err)
+	}
+	w.n = 0
+	w.keyLens, w.keys, w.valLens, w.vals = w.keyLens[:0], w.keys[:0], w.valLens[:0], w.vals[:0]
 	return nil
 }
 
@@ -240,6 +316,13 @@ type Reader struct {
 	cr         *countReader
 	n          int64 // records read
 	end        int64 // offset after the last whole record (or the header)
+
+	// Block-compressed files: the current block's decompressed buffers and
+	// how many of its records are left.
+	codec                        *Codec
+	left                         int64
+	blockEnd                     int64
+	keyLens, keys, valLens, vals sliceReader
 }
 
 type countReader struct {
@@ -284,11 +367,21 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if _, err := io.ReadFull(sr.r, flags[:]); err != nil {
 		return nil, fmt.Errorf("reading compression flags: %w", noEOF(err))
 	}
-	if flags[0] > 1 || flags[1] > 1 {
-		return nil, fmt.Errorf("compression flags %v are not booleans: %w", flags, ErrCorrupt)
-	}
-	if flags[0] != 0 || flags[1] != 0 {
-		return nil, fmt.Errorf("compressed sequence file: %w", ErrUnsupported)
+	switch {
+	case flags[0] > 1 || flags[1] > 1 || (flags[0] == 0 && flags[1] == 1):
+		return nil, fmt.Errorf("compression flags %v: %w", flags, ErrCorrupt)
+	case flags[0] == 1 && flags[1] == 0:
+		return nil, fmt.Errorf("record-compressed sequence file: %w", ErrUnsupported)
+	case flags[0] == 1:
+		class, err := sr.readText("codec class")
+		if err != nil {
+			return nil, err
+		}
+		c, ok := CodecByClass(class)
+		if !ok {
+			return nil, fmt.Errorf("codec %s: %w", class, ErrUnsupported)
+		}
+		sr.codec = &c
 	}
 	var cnt [4]byte
 	if _, err := io.ReadFull(sr.r, cnt[:]); err != nil {
@@ -335,6 +428,9 @@ func (r *Reader) readText(what string) (string, error) {
 // the last one. A file cut inside a record returns an error wrapping
 // io.ErrUnexpectedEOF.
 func (r *Reader) Next() (key, value []byte, err error) {
+	if r.codec != nil {
+		return r.nextInBlock()
+	}
 	var h [4]byte
 	for {
 		if _, err := io.ReadFull(r.r, h[:]); err != nil {
@@ -419,4 +515,89 @@ func noEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// Codec returns the codec of a block-compressed file (nil: uncompressed).
+func (r *Reader) Codec() *Codec { return r.codec }
+
+// nextInBlock returns the next record of a block-compressed file, reading
+// the next block when the current one is used up.
+func (r *Reader) nextInBlock() ([]byte, []byte, error) {
+	for r.left == 0 {
+		if err := r.readBlock(); err != nil {
+			return nil, nil, err
+		}
+	}
+	kl, err := ReadVLong(&r.keyLens)
+	if err != nil || kl < 0 || kl > int64(len(r.keys.b)-r.keys.i) {
+		return nil, nil, fmt.Errorf("record %d: key length does not fit its block: %w", r.n, ErrCorrupt)
+	}
+	vl, err := ReadVLong(&r.valLens)
+	if err != nil || vl < 0 || vl > int64(len(r.vals.b)-r.vals.i) {
+		return nil, nil, fmt.Errorf("record %d: value length does not fit its block: %w", r.n, ErrCorrupt)
+	}
+	key := r.keys.b[r.keys.i : r.keys.i+int(kl) : r.keys.i+int(kl)]
+	val := r.vals.b[r.vals.i : r.vals.i+int(vl) : r.vals.i+int(vl)]
+	r.keys.i += int(kl)
+	r.vals.i += int(vl)
+	r.n++
+	if r.left--; r.left == 0 {
+		r.end = r.blockEnd
+	}
+	return key, val, nil
+}
+
+// readBlock reads a sync marker, the record count and the four compressed
+// buffers of the next block.
+func (r *Reader) readBlock() error {
+	var h [4]byte
+	if _, err := io.ReadFull(r.r, h[:]); err != nil {
+		if err == io.EOF {
+			return io.EOF
+		}
+		return fmt.Errorf("reading block %d sync: %w", r.n, noEOF(err))
+	}
+	if int32(binary.BigEndian.Uint32(h[:])) != syncEscape {
+		return fmt.Errorf("block before record %d does not start with a sync marker: %w", r.n, ErrCorrupt)
+	}
+	var s [SyncSize]byte
+	if _, err := io.ReadFull(r.r, s[:]); err != nil {
+		return fmt.Errorf("reading sync marker before record %d: %w", r.n, noEOF(err))
+	}
+	if s != r.Sync {
+		return fmt.Errorf("sync marker before record %d differs from the header's: %w", r.n, ErrCorrupt)
+	}
+	count, err := ReadVLong(r.r)
+	if err != nil {
+		return fmt.Errorf("reading block record count: %w", noEOF(err))
+	}
+	if count < 0 || count > MaxRecord {
+		return fmt.Errorf("block of %d records: %w", count, ErrCorrupt)
+	}
+	for _, buf := range []*sliceReader{&r.keyLens, &r.keys, &r.valLens, &r.vals} {
+		n, err := ReadVLong(r.r)
+		if err != nil {
+			return fmt.Errorf("reading block buffer length: %w", noEOF(err))
+		}
+		if n < 0 || n > MaxRecord {
+			return fmt.Errorf("block buffer of %d bytes: %w", n, ErrCorrupt)
+		}
+		raw, err := io.ReadAll(io.LimitReader(r.r, n))
+		if err != nil {
+			return fmt.Errorf("reading block buffer: %w", err)
+		}
+		if int64(len(raw)) < n {
+			return fmt.Errorf("reading block buffer: %w", io.ErrUnexpectedEOF)
+		}
+		b, err := r.codec.inflate(raw)
+		if err != nil {
+			return err
+		}
+		*buf = sliceReader{b: b}
+	}
+	r.left, r.blockEnd = count, r.pos()
+	if count == 0 {
+		r.end = r.blockEnd
+	}
+	return nil
 }

@@ -242,6 +242,10 @@ func FuzzReader(f *testing.F) {
 	text, _ := writeFile(f, 3, 10, Text)
 	f.Add(text)
 	f.Add([]byte("SEQ\x06"))
+	for _, c := range []Codec{DefaultCodec, GzipCodec, SnappyCodec} {
+		blk, _ := writeBlockFile(f, c, 2, 3, 10)
+		f.Add(blk)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := NewReader(bufio.NewReader(bytes.NewReader(b)))
 		if err != nil {
@@ -315,15 +319,30 @@ func TestHadoopReadsOurFiles(t *testing.T) {
 	if out, err := exec.Command("javac", "-d", classes, "-cp", cp, "testdata/SeqCheck.java").CombinedOutput(); err != nil {
 		t.Fatalf("javac: %v\n%s", err, out)
 	}
+	type file struct {
+		name   string
+		data   []byte
+		bodies [][]byte
+		vc     string
+	}
+	var files []file
 	for _, vc := range []string{BytesWritable, Text} {
 		data, bodies := writeFile(t, 400, 37, vc)
+		files = append(files, file{vc, data, bodies, vc})
+	}
+	for _, c := range []Codec{DefaultCodec, GzipCodec, SnappyCodec} {
+		data, bodies := writeBlockFile(t, c, 3, 4000, 60)
+		files = append(files, file{c.Class, data, bodies, BytesWritable})
+	}
+	for _, f := range files {
+		data, bodies, vc := f.data, f.bodies, f.vc
 		path := filepath.Join(t.TempDir(), "ours.seq")
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out, err := exec.Command("java", "-cp", cp+string(os.PathListSeparator)+classes, "SeqCheck", "read", path).Output()
 		if err != nil {
-			t.Fatalf("hadoop reader: %v", err)
+			t.Fatalf("hadoop reader on %s: %v", f.name, err)
 		}
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 		if lines[0] != LongWritable+" "+vc || len(lines) != len(bodies)+1 {
@@ -334,5 +353,83 @@ func TestHadoopReadsOurFiles(t *testing.T) {
 				t.Fatalf("hadoop line %d = %q want %q", i, lines[i+1], want)
 			}
 		}
+	}
+}
+
+func TestReadsHadoopBlockCompressedFiles(t *testing.T) {
+	for _, codec := range []Codec{DefaultCodec, GzipCodec, SnappyCodec} {
+		name := codec.Class[strings.LastIndexByte(codec.Class, '.')+1:]
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile("testdata/hadoop-3.4.1-block-" + name + ".seq")
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys, values, r, err := readAll(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Codec() == nil || r.Codec().Class != codec.Class || len(values) != 3000 {
+				t.Fatalf("codec %v, %d records", r.Codec(), len(values))
+			}
+			for i, v := range values {
+				want := fmt.Sprintf("hadoop record %d %s", i, strings.Repeat("x", i%50))
+				if keys[i] != 1700000000000+int64(i) || string(v) != want {
+					t.Fatalf("record %d = %d %q", i, keys[i], v)
+				}
+			}
+		})
+	}
+}
+
+func writeBlockFile(t testing.TB, codec Codec, batches, perBatch, size int) ([]byte, [][]byte) {
+	var buf bytes.Buffer
+	w, err := NewBlockWriter(&buf, codec, LongWritable, BytesWritable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies [][]byte
+	for b := range batches {
+		for i := range perBatch {
+			n := b*perBatch + i
+			body := []byte(fmt.Sprintf("%0*d", size, n))
+			bodies = append(bodies, body)
+			if err := w.Append(AppendLong(nil, int64(n)), AppendBytes(nil, body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes(), bodies
+}
+
+func TestBlockCompressedRoundTrip(t *testing.T) {
+	for _, codec := range []Codec{DefaultCodec, GzipCodec, SnappyCodec} {
+		t.Run(codec.Class, func(t *testing.T) {
+			// 3 batches, one block each.
+			data, bodies := writeBlockFile(t, codec, 3, 5000, 100)
+			keys, values, r, err := readAll(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(values) != len(bodies) || r.Offset() != int64(len(data)) {
+				t.Fatalf("%d records of %d, offset %d of %d", len(values), len(bodies), r.Offset(), len(data))
+			}
+			for i := range bodies {
+				if keys[i] != int64(i) || !bytes.Equal(values[i], bodies[i]) {
+					t.Fatalf("record %d", i)
+				}
+			}
+			if len(data) > len(bodies)*100/2 {
+				t.Fatalf("%d bytes for %d records of 100 bytes: not compressed", len(data), len(bodies))
+			}
+			// A torn last block: the reader stops at the end of the last
+			// whole block, with whole blocks' records only.
+			_, values, r, err = readAll(data[:len(data)-10])
+			if !errors.Is(err, io.ErrUnexpectedEOF) || len(values)%5000 != 0 || r.Offset() >= int64(len(data)) {
+				t.Fatalf("torn: %d records, offset %d, %v", len(values), r.Offset(), err)
+			}
+		})
 	}
 }

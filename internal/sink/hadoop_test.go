@@ -13,8 +13,9 @@ import (
 )
 
 // TestHadoopReadsSinkFiles has Hadoop's own classes read what the hdfs sink
-// writes: SequenceFiles (both write formats) with SequenceFile.Reader, gzip
-// and snappy CompressedStreams with the codec Hadoop picks by extension. It
+// writes: SequenceFiles (both write formats, uncompressed and
+// block-compressed) with SequenceFile.Reader, gzip, snappy and zlib
+// CompressedStreams with the codec Hadoop picks by extension. It
 // needs Java and Hadoop's jars in RUNNEL_HADOOP_JARS (fetch them with
 // internal/seqfile/testdata/hadoop-pom.xml).
 func TestHadoopReadsSinkFiles(t *testing.T) {
@@ -36,6 +37,10 @@ func TestHadoopReadsSinkFiles(t *testing.T) {
 		{"SequenceFile Text", map[string]string{"hdfs.writeFormat": "Text"}, "read"},
 		{"gzip", map[string]string{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "gzip"}, "cat"},
 		{"snappy", map[string]string{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "SnappyCodec"}, "cat"},
+		{"default (zlib)", map[string]string{"hdfs.fileType": "CompressedStream", "hdfs.codeC": "default"}, "cat"},
+		{"SequenceFile gzip", map[string]string{"hdfs.codeC": "gzip"}, "read"},
+		{"SequenceFile snappy", map[string]string{"hdfs.codeC": "snappy", "hdfs.writeFormat": "Text"}, "read"},
+		{"SequenceFile default", map[string]string{"hdfs.codeC": "default"}, "read"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

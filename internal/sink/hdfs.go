@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/runnel/runnel/internal/flow"
-	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/pathfmt"
+	"github.com/runnel/runnel/internal/seqfile"
 )
 
 // HDFS sink config keys (Flume's names).
@@ -59,7 +59,7 @@ var HDFSSpec = flow.Spec{
 		{Name: HDFSRollCount, Type: flow.Int, Default: "10", Min: 0, Max: 1 << 62, Doc: "events written before a file is closed; 0 never"},
 		{Name: HDFSIdleTimeout, Type: flow.Int, Default: "0", Min: 0, Max: 1 << 31, Doc: "seconds without writes before a file is closed; 0 never"},
 		{Name: HDFSBatchSize, Type: flow.Int, Default: "100", Min: 1, Max: 1 << 20, Doc: "events per transaction, fsynced together"},
-		{Name: HDFSCodec, Doc: "compression codec of CompressedStream: gzip or snappy (bzip2, lzo, lzop are refused)"},
+		{Name: HDFSCodec, Doc: "compression codec of CompressedStream or a block-compressed SequenceFile: gzip, snappy or default (zlib); bzip2, lzo, lzop are refused"},
 		{Name: HDFSFileType, Default: "SequenceFile", Doc: "SequenceFile, DataStream or CompressedStream"},
 		{Name: HDFSMaxOpenFiles, Type: flow.Int, Default: "5000", Min: 1, Max: 1 << 30, Doc: "most open bucket files; the least recently used is closed"},
 		{Name: HDFSWriteFormat, Default: "Writable", Doc: "SequenceFile value class: Writable (BytesWritable) or Text"},
@@ -106,8 +106,8 @@ type hdfsSettings struct {
 	rollSize, rollCount      int64
 	batch, maxOpen           int
 	fileType                 fileType
-	textValues               bool // writeFormat Text
-	snappy                   bool // CompressedStream with codeC snappy (else gzip)
+	textValues               bool           // writeFormat Text
+	codec                    *seqfile.Codec // hdfs.codeC; nil: none
 	ser                      eventSerializer
 	closeTries               int
 	retryInterval            time.Duration
@@ -168,34 +168,26 @@ func parseHDFS(c flow.Config) (hdfsSettings, error) {
 	s.closeTries = int(c.Int(HDFSCloseTries))
 	s.retryInterval = time.Duration(c.Int(HDFSRetryInterval)) * time.Second
 
-	codec := strings.ToLower(c.String(HDFSCodec))
+	if raw := c.String(HDFSCodec); raw != "" {
+		codec, err := hdfsCodec(raw)
+		if err != nil {
+			return s, err
+		}
+		s.codec, s.suffix = &codec, codec.Extension
+	}
 	switch ft := strings.ToLower(c.String(HDFSFileType)); ft {
 	case "sequencefile":
-		s.fileType = sequenceFile
-		if codec != "" {
-			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "compressed SequenceFiles are not implemented",
-				Fix: "remove hdfs.codeC, or set hdfs.fileType = CompressedStream with hdfs.codeC = gzip"}
-		}
+		s.fileType = sequenceFile // with a codec: block-compressed, as Flume
 	case "datastream":
 		s.fileType = dataStream
-		if codec != "" {
+		if s.codec != nil {
 			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "fileType DataStream does not compress (as in Flume)",
 				Fix: "remove hdfs.codeC, or set hdfs.fileType = CompressedStream"}
 		}
 	case "compressedstream":
 		s.fileType = compressedStream
-		switch codec {
-		case "gzip", "gzipcodec", "org.apache.hadoop.io.compress.gzipcodec":
-			s.suffix = ".gz"
-		case "snappy", "snappycodec", "org.apache.hadoop.io.compress.snappycodec":
-			s.suffix, s.snappy = hadoopcodec.SnappyExtension, true
-		case "":
-			return s, &flow.KeyError{Key: HDFSCodec, Problem: "fileType CompressedStream needs a codec", Fix: "set hdfs.codeC = gzip or snappy"}
-		case "bzip2", "bzip2codec", "org.apache.hadoop.io.compress.bzip2codec":
-			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "bzip2 output is not available: no maintained Go library writes bzip2 (Go's compress/bzip2 only reads)",
-				Fix: "use hdfs.codeC = gzip or snappy"}
-		default:
-			return s, &flow.KeyError{Key: HDFSCodec, Value: c.String(HDFSCodec), Problem: "codec not supported", Fix: "use hdfs.codeC = gzip or snappy"}
+		if s.codec == nil {
+			return s, &flow.KeyError{Key: HDFSCodec, Problem: "fileType CompressedStream needs a codec", Fix: "set hdfs.codeC = gzip, snappy or default"}
 		}
 	default:
 		return s, &flow.KeyError{Key: HDFSFileType, Value: c.String(HDFSFileType), Problem: "unknown file type", Fix: "use SequenceFile, DataStream or CompressedStream"}
@@ -341,6 +333,14 @@ func (s *HDFS) Deliver(_ context.Context, batch []flow.Event) error {
 	s.touchBuf = touched[:0]
 	if err != nil {
 		return fail(nil, err)
+	}
+	// Compressed formats write their bytes at the sync: check rollSize again.
+	for _, bw := range touched {
+		if bw.f != nil && bw.shouldRoll(s.set) {
+			if err := s.closeWriter(bw); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -516,4 +516,24 @@ func (s *HDFS) Close() error {
 	}
 	s.pending = nil
 	return errors.Join(errs...)
+}
+
+// hdfsCodec resolves hdfs.codeC as Flume does: the codec's simple class
+// name with or without "Codec", or its class name, any case.
+func hdfsCodec(name string) (seqfile.Codec, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	n = strings.TrimPrefix(n, "org.apache.hadoop.io.compress.")
+	n = strings.TrimSuffix(n, "codec")
+	switch n {
+	case "gzip":
+		return seqfile.GzipCodec, nil
+	case "snappy":
+		return seqfile.SnappyCodec, nil
+	case "default":
+		return seqfile.DefaultCodec, nil
+	case "bzip2":
+		return seqfile.Codec{}, &flow.KeyError{Key: HDFSCodec, Value: name, Problem: "bzip2 output is not available: no maintained Go library writes bzip2 (Go's compress/bzip2 only reads)",
+			Fix: "use hdfs.codeC = gzip, snappy or default"}
+	}
+	return seqfile.Codec{}, &flow.KeyError{Key: HDFSCodec, Value: name, Problem: "codec not supported", Fix: "use hdfs.codeC = gzip, snappy or default"}
 }

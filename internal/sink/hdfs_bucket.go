@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 
 	"github.com/runnel/runnel/internal/flow"
 	"github.com/runnel/runnel/internal/hadoopcodec"
@@ -68,12 +69,15 @@ func newFormat(set hdfsSettings) fileFormat {
 	case dataStream:
 		return &streamFormat{ser: set.ser}
 	case compressedStream:
-		if set.snappy {
+		switch set.codec.Class {
+		case seqfile.SnappyCodec.Class:
 			return &snappyFormat{streamFormat: streamFormat{ser: set.ser}}
+		case seqfile.DefaultCodec.Class:
+			return &memberFormat{streamFormat: streamFormat{ser: set.ser}, open: func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }}
 		}
-		return &gzipFormat{streamFormat: streamFormat{ser: set.ser}}
+		return &memberFormat{streamFormat: streamFormat{ser: set.ser}, open: func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }}
 	}
-	return &seqFormat{text: set.textValues}
+	return &seqFormat{text: set.textValues, codec: set.codec}
 }
 
 // open starts the bucket's next file. It fails if the file exists (the
@@ -225,39 +229,38 @@ func (s *streamFormat) append(e flow.Event, _ time.Time) error {
 func (s *streamFormat) sync() error { return nil }
 func (s *streamFormat) end() error  { return nil }
 
-// gzipFormat is CompressedStream with gzip: every sync finishes a gzip
-// member, as Flume finishes its compressor on every flush, so the file is a
-// valid multi-member gzip stream after each batch.
-type gzipFormat struct {
+// memberFormat is CompressedStream with gzip or default (zlib): every sync
+// finishes a compressed stream (a gzip member, a zlib stream) and the next
+// append starts another, as Flume finishes its compressor on every flush,
+// so the file is whole after each batch; gzip(1) and Hadoop's codecs read
+// the concatenation.
+type memberFormat struct {
 	streamFormat
-	out io.Writer
-	gz  *gzip.Writer
-	on  bool
+	open func(io.Writer) io.WriteCloser
+	out  io.Writer
+	cur  io.WriteCloser
 }
 
-func (g *gzipFormat) begin(w io.Writer) error { g.out = w; return nil }
+func (g *memberFormat) begin(w io.Writer) error { g.out = w; return nil }
 
-func (g *gzipFormat) append(e flow.Event, now time.Time) error {
-	if !g.on {
-		if g.gz == nil {
-			g.gz = gzip.NewWriter(g.out)
-		} else {
-			g.gz.Reset(g.out)
-		}
-		g.w, g.on = g.gz, true
+func (g *memberFormat) append(e flow.Event, now time.Time) error {
+	if g.cur == nil {
+		g.cur = g.open(g.out)
+		g.w = g.cur
 	}
 	return g.streamFormat.append(e, now)
 }
 
-func (g *gzipFormat) sync() error {
-	if !g.on {
+func (g *memberFormat) sync() error {
+	if g.cur == nil {
 		return nil
 	}
-	g.on = false
-	return g.gz.Close()
+	err := g.cur.Close()
+	g.cur = nil
+	return err
 }
 
-func (g *gzipFormat) end() error { return g.sync() }
+func (g *memberFormat) end() error { return g.sync() }
 
 // snappyFormat is CompressedStream with snappy: Hadoop's block stream
 // (internal/hadoopcodec), a block finished on every sync, as Flume finishes
@@ -281,6 +284,7 @@ func (s *snappyFormat) end() error  { return s.sw.Flush() }
 // values (hdfs.writeFormat Writable or Text).
 type seqFormat struct {
 	text     bool
+	codec    *seqfile.Codec // block-compressed when set
 	w        *seqfile.Writer
 	key, val []byte
 }
@@ -291,7 +295,11 @@ func (s *seqFormat) begin(w io.Writer) error {
 		vc = seqfile.Text
 	}
 	var err error
-	s.w, err = seqfile.NewWriter(w, seqfile.LongWritable, vc)
+	if s.codec != nil {
+		s.w, err = seqfile.NewBlockWriter(w, *s.codec, seqfile.LongWritable, vc)
+	} else {
+		s.w, err = seqfile.NewWriter(w, seqfile.LongWritable, vc)
+	}
 	return err
 }
 

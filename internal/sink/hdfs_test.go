@@ -3,6 +3,7 @@ package sink
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -121,7 +122,7 @@ func TestHDFSConfigErrors(t *testing.T) {
 		{"bzip2", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "CompressedStream", "hdfs.codeC": "bzip2"}, "hdfs.codeC", "bzip2"},
 		{"compressed without codec", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "CompressedStream"}, "hdfs.codeC", "needs a codec"},
 		{"datastream with codec", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "DataStream", "hdfs.codeC": "gzip"}, "hdfs.codeC", "does not compress"},
-		{"sequencefile with codec", map[string]string{"hdfs.path": "/x", "hdfs.codeC": "gzip"}, "hdfs.codeC", "compressed SequenceFiles"},
+		{"lzo", map[string]string{"hdfs.path": "/x", "hdfs.codeC": "lzo"}, "hdfs.codeC", "not supported"},
 		{"unknown file type", map[string]string{"hdfs.path": "/x", "hdfs.fileType": "Parquet"}, "hdfs.fileType", "unknown file type"},
 		{"round unit", map[string]string{"hdfs.path": "/x", "hdfs.round": "true", "hdfs.roundUnit": "day"}, "hdfs.roundUnit", "unknown unit"},
 		{"round value hours", map[string]string{"hdfs.path": "/x", "hdfs.round": "true", "hdfs.roundUnit": "hour", "hdfs.roundValue": "30"}, "hdfs.roundValue", "24"},
@@ -139,8 +140,15 @@ func TestHDFSConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := buildSinkFrom("org.apache.flume.sink.hdfs.HDFSEventSink", map[string]string{"hdfs.path": "file:///tmp/x"}); err != nil {
-		t.Fatalf("file:/// path and class name: %v", err)
+	for _, ok := range []map[string]string{
+		{"hdfs.path": "file:///tmp/x"},
+		{"hdfs.path": "/x", "hdfs.codeC": "org.apache.hadoop.io.compress.SnappyCodec"},
+		{"hdfs.path": "/x", "hdfs.codeC": "GzipCodec", "hdfs.fileType": "CompressedStream"},
+		{"hdfs.path": "/x", "hdfs.codeC": "default", "hdfs.fileType": "CompressedStream"},
+	} {
+		if _, err := buildSinkFrom("org.apache.flume.sink.hdfs.HDFSEventSink", ok); err != nil {
+			t.Fatalf("%v: %v", ok, err)
+		}
 	}
 }
 
@@ -584,5 +592,53 @@ func TestHDFSSnappy(t *testing.T) {
 	got, err := hadoopcodec.ReadSnappy(f)
 	if err != nil || string(got) != want.String() {
 		t.Fatalf("decoded %d bytes (want %d): %v", len(got), want.Len(), err)
+	}
+}
+
+// TestHDFSCompressedSequenceFile: with hdfs.codeC a SequenceFile is
+// block-compressed, one block per batch, named with the codec's extension
+// as Flume names it; rollSize counts the compressed bytes.
+func TestHDFSCompressedSequenceFile(t *testing.T) {
+	for _, codec := range []string{"gzip", "snappy", "default"} {
+		t.Run(codec, func(t *testing.T) {
+			dir := t.TempDir()
+			s := mustBuildSink(t, "hdfs", map[string]string{"hdfs.path": dir, "hdfs.codeC": codec, "hdfs.rollCount": "0", "hdfs.rollSize": "3000"})
+			var want []string
+			for b := range 4 {
+				var batch []flow.Event
+				for i := range 100 {
+					noise := make([]byte, 30)
+					rand.Read(noise)
+					body := fmt.Sprintf("batch %d event %d %x", b, i, noise)
+					want = append(want, body)
+					batch = append(batch, hdrEvent(body, "timestamp", "1700000000000"))
+				}
+				if err := s.Deliver(context.Background(), batch); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Close()
+			files := filesUnder(t, dir)
+			ext := map[string]string{"gzip": ".gz", "snappy": ".snappy", "default": ".deflate"}[codec]
+			var got []string
+			for i, f := range files {
+				if !regexp.MustCompile(`^FlumeData\.\d+` + regexp.QuoteMeta(ext) + `$`).MatchString(f) {
+					t.Fatalf("file %q", f)
+				}
+				_, bodies, _ := readSeq(t, filepath.Join(dir, f))
+				got = append(got, bodies...)
+				// Rolled at batch ends, once the compressed bytes reach rollSize.
+				st, _ := os.Stat(filepath.Join(dir, f))
+				if len(bodies)%100 != 0 || (i < len(files)-1 && st.Size() < 3000) {
+					t.Fatalf("%s: %d events, %d bytes", f, len(bodies), st.Size())
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Fatalf("%d events back, want %d", len(got), len(want))
+			}
+			if len(files) < 2 {
+				t.Fatalf("files %v", files)
+			}
+		})
 	}
 }

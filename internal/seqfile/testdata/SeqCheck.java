@@ -2,7 +2,8 @@
 // interop tests: "read <file>" prints the key and value classes, then one
 // "key<TAB>value" line per record; "write <file> bytes|text <n>" writes n
 // records with LongWritable keys 1700000000000+i and BytesWritable or Text
-// values "hadoop record <i> " + "x" repeated i%50 times, uncompressed;
+// values "hadoop record <i> " + "x" repeated i%50 times, uncompressed, or
+// block-compressed with the codec class given as a fifth argument;
 // "cat <file>" decompresses a file with the codec its extension names
 // (.gz, .snappy: Hadoop's CompressionCodecFactory) and prints it.
 import org.apache.hadoop.conf.Configuration;
@@ -37,9 +38,13 @@ public class SeqCheck {
       }
     } else {
       Class<? extends Writable> vc = a[2].equals("text") ? Text.class : BytesWritable.class;
+      SequenceFile.Writer.Option comp = SequenceFile.Writer.compression(SequenceFile.CompressionType.NONE);
+      if (a.length > 4) {
+        CompressionCodec codec = (CompressionCodec) ReflectionUtils.newInstance(conf.getClassByName(a[4]), conf);
+        comp = SequenceFile.Writer.compression(SequenceFile.CompressionType.BLOCK, codec);
+      }
       try (SequenceFile.Writer w = SequenceFile.createWriter(conf, SequenceFile.Writer.file(p),
-          SequenceFile.Writer.keyClass(LongWritable.class), SequenceFile.Writer.valueClass(vc),
-          SequenceFile.Writer.compression(SequenceFile.CompressionType.NONE))) {
+          SequenceFile.Writer.keyClass(LongWritable.class), SequenceFile.Writer.valueClass(vc), comp)) {
         for (int i = 0; i < Integer.parseInt(a[3]); i++) {
           byte[] b = ("hadoop record " + i + " " + "x".repeat(i % 50)).getBytes("UTF-8");
           w.append(new LongWritable(1700000000000L + i), vc == Text.class ? new Text(b) : new BytesWritable(b));
