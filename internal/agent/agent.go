@@ -59,13 +59,25 @@ func (t *task) start(ctx context.Context, f func(ctx context.Context)) {
 	}()
 }
 
-// stop cancels the goroutine and waits for it to end.
-func (t *task) stop() {
+// stopWarnAfter is how long stop waits before logging that a component
+// does not stop.
+var stopWarnAfter = 10 * time.Second
+
+// stop cancels the goroutine and waits for it to end, logging (as what)
+// when that takes longer than stopWarnAfter.
+func (t *task) stop(log *slog.Logger, what string) {
 	if t.done == nil {
 		return
 	}
 	t.cancel()
-	<-t.done
+	timer := time.NewTimer(stopWarnAfter)
+	select {
+	case <-t.done:
+	case <-timer.C:
+		log.Warn("still waiting for "+what+" to stop: a call into it ignores cancellation (e.g. a delivery to a target that is down)", "waited", stopWarnAfter)
+		<-t.done
+	}
+	timer.Stop()
 	t.done, t.cancel = nil, nil
 }
 
@@ -222,13 +234,13 @@ func (a *Agent) stopGraph(g, next *graph) {
 	}
 	for _, s := range g.sources {
 		if !keep[s] {
-			s.stop()
+			s.stop(a.log, "source "+s.name)
 		}
 	}
 	now := time.Now().UnixMilli()
 	for _, r := range g.runners {
 		if !keep[r] {
-			r.stop()
+			r.stop(a.log, r.key)
 			for _, s := range r.sinks {
 				s.counters.Set("StopTime", now)
 			}

@@ -133,11 +133,11 @@ func build(p *parsed, prev *graph, log *slog.Logger, warn func(flow.Warning)) (_
 		if err != nil {
 			return nil, err
 		}
-		transforms, err := p.interceptors(c, log, warn)
+		counters := flow.NewCounters()
+		transforms, err := p.interceptors(c, log, warn, counters)
 		if err != nil {
 			return nil, err
 		}
-		counters := flow.NewCounters()
 		v, _, err := p.build(c, sourceOwnKey, log, warn, counters)
 		if err != nil {
 			return nil, err

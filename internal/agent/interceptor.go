@@ -11,8 +11,9 @@ import (
 
 // interceptors builds source c's interceptor chain (a1.sources.r1.interceptors
 // = i1 i2, keys under a1.sources.r1.interceptors.i1.*) in the listed order;
-// each is a flow.KindTransform type.
-func (p *parsed) interceptors(c *component, log *slog.Logger, warn func(flow.Warning)) ([]flow.Transform, error) {
+// each is a flow.KindTransform type. The interceptors add their counters
+// (e.g. TransformFailedCount) to the source's.
+func (p *parsed) interceptors(c *component, log *slog.Logger, warn func(flow.Warning), counters *flow.Counters) ([]flow.Transform, error) {
 	list, hasList := c.keys["interceptors"]
 	names := splitList(list.value)
 	subs := map[string]*component{}
@@ -59,7 +60,7 @@ func (p *parsed) interceptors(c *component, log *slog.Logger, warn func(flow.War
 		if ic == nil {
 			ic = &component{kind: flow.KindTransform, name: n, path: c.path + ".interceptors." + n, keys: map[string]entry{}, line: list.line}
 		}
-		v, _, err := p.build(ic, nil, log.With("source", c.name), warn, nil)
+		v, _, err := p.build(ic, nil, log.With("source", c.name), warn, counters)
 		if err != nil {
 			return nil, err
 		}

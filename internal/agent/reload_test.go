@@ -144,3 +144,23 @@ func runLoaded(t *testing.T, a *Agent, interval time.Duration) {
 	go func() { defer close(done); a.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 }
+
+// Stopping a component that does not return in time is logged, then waited
+// for.
+func TestStopLogsSlowComponent(t *testing.T) {
+	old := stopWarnAfter
+	stopWarnAfter = 10 * time.Millisecond
+	defer func() { stopWarnAfter = old }()
+	var logs testutil.SyncBuffer
+	release := make(chan struct{})
+	var tk task
+	tk.start(context.Background(), func(context.Context) { <-release })
+	go func() { time.Sleep(100 * time.Millisecond); close(release) }()
+	tk.stop(slog.New(slog.NewTextHandler(&logs, nil)), "sink k1")
+	if !strings.Contains(logs.String(), "still waiting for sink k1 to stop") {
+		t.Fatalf("log: %s", logs.String())
+	}
+	if tk.running() {
+		t.Fatal("task still marked running")
+	}
+}
