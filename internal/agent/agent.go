@@ -129,8 +129,10 @@ func (a *Agent) buildGraph(data []byte, prev *graph) (*graph, []flow.Warning, er
 // reloading the config file every ReloadInterval when it changed. A source
 // that fails is restarted with backoff (1s doubling to 30s); a sink whose
 // delivery fails is retried with backoff (100ms doubling to 5s). On
-// cancellation it stops the sources first, then the sinks, then closes
-// sinks and channels; it returns when every goroutine it started has ended.
+// cancellation it stops the sources first, then the sink runners (each
+// delivers what is left in its channel for up to 5 s while its target takes
+// it), then closes sinks and channels; it returns when every goroutine it
+// started has ended.
 func (a *Agent) Run(ctx context.Context) error {
 	var srv *http.Server
 	var srvDone chan struct{}

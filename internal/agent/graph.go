@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/runnel/runnel/internal/flow"
 )
@@ -270,9 +271,15 @@ func (g *graph) buildRunners(p *parsed, prev *graph, log *slog.Logger, warn func
 	return nil
 }
 
+// shutdownDrain is how long a stopping sink runner goes on delivering what
+// is left in its channel (see flow.Loop.Drain): a graceful stop (SIGTERM,
+// a reload that replaces the sink) loses nothing a memory channel holds
+// while the target takes it.
+var shutdownDrain = 5 * time.Second
+
 // sinkLoop is the loop of a sink that runs on its own.
 func sinkLoop(s *sinkNode) *flow.Loop {
-	l := &flow.Loop{Step: s.runner.Process, Logger: s.runner.Logger}
+	l := &flow.Loop{Step: s.runner.Process, Logger: s.runner.Logger, Drain: shutdownDrain}
 	if n, ok := s.runner.Channel.(flow.Notifier); ok {
 		l.Ready = n.Ready
 	}

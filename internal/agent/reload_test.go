@@ -164,3 +164,18 @@ func TestStopLogsSlowComponent(t *testing.T) {
 		t.Fatal("task still marked running")
 	}
 }
+
+// A graceful stop delivers what the memory channels still hold.
+func TestStopDrainsChannels(t *testing.T) {
+	a, err := LoadBytes("f.conf", []byte(reloadConf(t, "k1", "100")), "a1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, a, "a", "b", "c")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	a.Run(ctx)
+	if got := strings.Join(bodies(uid(t, "k1")), " "); got != "a b c" {
+		t.Fatalf("delivered %q at stop", got)
+	}
+}

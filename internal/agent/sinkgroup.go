@@ -99,6 +99,7 @@ func (p *parsed) sinkGroup(c *component, members []*sinkNode, log *slog.Logger, 
 	known := map[string]bool{groupSinks: true, groupProcType: true}
 	var l flow.Loop
 	l.Logger = log
+	l.Drain = shutdownDrain
 	l.Ready = sharedReady(members)
 	switch kind {
 	case "default":

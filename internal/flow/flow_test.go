@@ -283,3 +283,40 @@ func TestSinkRunnerWakesOnCommit(t *testing.T) {
 		}
 	}
 }
+
+// A stopping Loop with Drain delivers what is left in its channel; a step
+// stuck in a delivery is cancelled once Drain has passed.
+func TestLoopDrain(t *testing.T) {
+	ch := channel.NewMemory(100, 100, 0, 0)
+	for _, b := range []string{"a", "b", "c", "d", "e"} {
+		tx := ch.Begin()
+		tx.Put(context.Background(), flow.Event{Body: []byte(b)})
+		tx.Commit()
+	}
+	sink := &flakySink{}
+	r := &flow.SinkRunner{Name: "k1", Channel: ch, Sink: sink, BatchSize: 1}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // stopped before it starts: only the drain runs
+	l := &flow.Loop{Step: r.Process, Drain: 10 * time.Second}
+	l.Run(ctx)
+	if strings.Join(sink.delivered, "") != "abcde" || ch.Len() != 0 {
+		t.Fatalf("drained %q, %d left", sink.delivered, ch.Len())
+	}
+
+	blocked := func(ctx context.Context) (int, error) { <-ctx.Done(); return 0, ctx.Err() }
+	ctx, cancel = context.WithCancel(context.Background())
+	l = &flow.Loop{Step: blocked, Drain: 50 * time.Millisecond, IdleMin: time.Millisecond}
+	done := make(chan struct{})
+	go func() { defer close(done); l.Run(ctx) }()
+	time.Sleep(10 * time.Millisecond)
+	start := time.Now()
+	cancel()
+	select {
+	case <-done:
+		if d := time.Since(start); d < 40*time.Millisecond {
+			t.Fatalf("a step in progress was cancelled after %v, before the drain time", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a blocked step was never cancelled")
+	}
+}

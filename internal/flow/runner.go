@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
@@ -87,15 +88,27 @@ type Loop struct {
 	IdleMin, IdleMax time.Duration
 	FailMin, FailMax time.Duration
 	Logger           *slog.Logger
+	// Drain, when positive, lets a stopping loop go on taking batches after
+	// ctx is done, until a step is empty or fails or Drain has passed (the
+	// step in progress is not cancelled before then either), so a graceful
+	// stop leaves no event behind in a memory channel. A loop whose last
+	// step failed does not drain.
+	Drain time.Duration
 }
 
-// Run runs the loop in the caller's goroutine until ctx is done; it returns
-// nil then.
+// Run runs the loop in the caller's goroutine until ctx is done (and the
+// drain is over); it returns nil then.
 func (l *Loop) Run(ctx context.Context) error {
 	d := SinkRunner{IdleMin: l.IdleMin, IdleMax: l.IdleMax, FailMin: l.FailMin, FailMax: l.FailMax, Logger: l.Logger, BatchSize: 1}
 	d.defaults()
 	if l.Name != "" {
 		d.Logger = d.Logger.With("sink", l.Name)
+	}
+	stepCtx := ctx
+	if l.Drain > 0 {
+		var stop func()
+		stepCtx, stop = drainContext(ctx, l.Drain)
+		defer stop()
 	}
 	idle, fail := time.Duration(0), time.Duration(0)
 	for ctx.Err() == nil {
@@ -105,7 +118,7 @@ func (l *Loop) Run(ctx context.Context) error {
 		if l.Ready != nil {
 			ready = l.Ready()
 		}
-		n, err := l.Step(ctx)
+		n, err := l.Step(stepCtx)
 		var wait time.Duration
 		switch {
 		case err != nil:
@@ -134,7 +147,38 @@ func (l *Loop) Run(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+	for l.Drain > 0 && fail == 0 && stepCtx.Err() == nil {
+		if n, err := l.Step(stepCtx); n == 0 || err != nil {
+			break
+		}
+	}
 	return nil
+}
+
+// drainContext returns a context that is done drain after ctx is done, and
+// a function that releases it (call it when the loop ends).
+func drainContext(ctx context.Context, drain time.Duration) (context.Context, func()) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer // guarded by mu
+	ended := false        // guarded by mu
+	stopAfter := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ended {
+			timer = time.AfterFunc(drain, cancel)
+		}
+	})
+	return dctx, func() {
+		stopAfter()
+		mu.Lock()
+		ended = true
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
 }
 
 // readyIf returns ready when waking early is wanted (an idle wait, not a
