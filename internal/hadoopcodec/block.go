@@ -89,45 +89,57 @@ const maxBlock = 64 << 20
 // ReadSnappy decodes a whole snappy block stream.
 func ReadSnappy(r io.Reader) ([]byte, error) {
 	var out []byte
+	_, err := ScanSnappy(r, func(block []byte) { out = append(out, block...) })
+	return out, err
+}
+
+// ScanSnappy decodes a snappy block stream block by block, calling fn with
+// each whole block, and returns the offset just after the last whole block:
+// where a stream torn by a crash can be cut. err is nil at a clean end.
+func ScanSnappy(r io.Reader, fn func(block []byte)) (end int64, err error) {
 	var hdr [4]byte
+	var pos int64
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			if err == io.EOF {
-				return out, nil
+				return end, nil
 			}
-			return out, fmt.Errorf("reading block length: %w", err)
+			return end, fmt.Errorf("reading block length: %w", err)
 		}
+		pos += 4
 		raw := int64(binary.BigEndian.Uint32(hdr[:]))
 		if raw > maxBlock {
-			return out, fmt.Errorf("block of %d bytes: %w", raw, ErrCorrupt)
+			return end, fmt.Errorf("block of %d bytes: %w", raw, ErrCorrupt)
 		}
-		var got int64
-		for got < raw {
+		var block []byte
+		for int64(len(block)) < raw {
 			if _, err := io.ReadFull(r, hdr[:]); err != nil {
-				return out, fmt.Errorf("reading chunk length: %w", noEOF(err))
+				return end, fmt.Errorf("reading chunk length: %w", noEOF(err))
 			}
 			n := int64(binary.BigEndian.Uint32(hdr[:]))
 			if n > maxBlock {
-				return out, fmt.Errorf("chunk of %d bytes: %w", n, ErrCorrupt)
+				return end, fmt.Errorf("chunk of %d bytes: %w", n, ErrCorrupt)
 			}
 			chunk, err := io.ReadAll(io.LimitReader(r, n))
 			if err != nil {
-				return out, err
+				return end, err
 			}
 			if int64(len(chunk)) < n {
-				return out, fmt.Errorf("reading chunk: %w", io.ErrUnexpectedEOF)
+				return end, fmt.Errorf("reading chunk: %w", io.ErrUnexpectedEOF)
 			}
+			pos += 4 + n
 			dl, err := snappy.DecodedLen(chunk)
-			if err != nil || int64(dl) > raw-got {
-				return out, fmt.Errorf("chunk decodes past its block: %w", ErrCorrupt)
+			if err != nil || int64(dl) > raw-int64(len(block)) {
+				return end, fmt.Errorf("chunk decodes past its block: %w", ErrCorrupt)
 			}
 			dec, err := snappy.Decode(nil, chunk)
 			if err != nil {
-				return out, fmt.Errorf("decoding chunk: %v: %w", err, ErrCorrupt)
+				return end, fmt.Errorf("decoding chunk: %v: %w", err, ErrCorrupt)
 			}
-			out = append(out, dec...)
-			got += int64(len(dec))
+			block = append(block, dec...)
 		}
+		fn(block)
+		end = pos
 	}
 }
 

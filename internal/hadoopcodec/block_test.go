@@ -82,3 +82,23 @@ func FuzzReadSnappy(f *testing.F) {
 		}
 	})
 }
+
+func TestScanSnappyEndOfLastWholeBlock(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewSnappyWriter(&buf)
+	w.Write([]byte("first block\n"))
+	w.Flush()
+	whole := buf.Len()
+	w.Write([]byte("second block\n"))
+	w.Flush()
+	for cut := whole; cut < buf.Len(); cut++ {
+		var got []byte
+		end, err := ScanSnappy(bytes.NewReader(buf.Bytes()[:cut]), func(b []byte) { got = append(got, b...) })
+		if end != int64(whole) || string(got) != "first block\n" || (cut > whole && err == nil) {
+			t.Fatalf("cut %d: end %d, %q, %v", cut, end, got, err)
+		}
+	}
+	if end, err := ScanSnappy(bytes.NewReader(buf.Bytes()), func([]byte) {}); end != int64(buf.Len()) || err != nil {
+		t.Fatalf("whole stream: end %d, %v", end, err)
+	}
+}

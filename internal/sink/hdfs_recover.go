@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -11,6 +12,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
+
+	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/seqfile"
 )
 
@@ -18,7 +23,8 @@ import (
 // Flume leaves in place: under the fixed part of hdfs.path (up to its first
 // escape), every file named <inUsePrefix><prefix>.<counter><suffix><inUseSuffix>
 // is cut back to its last whole record (a SequenceFile's last complete
-// record, a text stream's last newline; a gzip stream is kept as it is) and
+// record or block, a text stream's last newline, a compressed stream's last
+// whole gzip member, zlib stream or snappy block) and
 // renamed to its final name; a file left empty is removed. Nothing is done
 // when in-use files cannot be told apart (no inUsePrefix and no
 // inUseSuffix). Expects s.mu.
@@ -114,6 +120,8 @@ func (s *HDFS) recoverFile(path string) (int64, error) {
 			}
 		}
 		end = r.Offset()
+	case compressedStream:
+		end = compressedEnd(f, s.set.codec.Class)
 	case dataStream:
 		if !s.set.ser.newline {
 			break
@@ -146,4 +154,60 @@ func lastNewlineEnd(f io.ReaderAt, size int64) (int64, error) {
 		end = start
 	}
 	return 0, nil
+}
+
+// compressedEnd returns the offset after the last whole gzip member, zlib
+// stream or snappy block of r (CompressedStream files end one per batch).
+func compressedEnd(r io.Reader, class string) int64 {
+	cr := &countingByteReader{r: bufio.NewReaderSize(r, 64<<10)}
+	if class == seqfile.SnappyCodec.Class {
+		end, _ := hadoopcodec.ScanSnappy(cr, func([]byte) {})
+		return end
+	}
+	var end int64
+	for {
+		if _, err := cr.r.Peek(1); err != nil {
+			return end // clean end of the file
+		}
+		var zr io.Reader
+		var err error
+		if class == seqfile.DefaultCodec.Class {
+			zr, err = zlib.NewReader(cr)
+		} else {
+			var g *gzip.Reader
+			if g, err = gzip.NewReader(cr); err == nil {
+				g.Multistream(false)
+				zr = g
+			}
+		}
+		if err != nil {
+			return end
+		}
+		if _, err := io.Copy(io.Discard, zr); err != nil {
+			return end
+		}
+		end = cr.n
+	}
+}
+
+// countingByteReader counts the bytes consumed from r. It is an
+// io.ByteReader, so the decompressors read exactly up to the end of a
+// stream instead of buffering past it.
+type countingByteReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingByteReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingByteReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
