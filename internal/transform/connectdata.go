@@ -1,0 +1,484 @@
+package transform
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// The Connect data model on bytes. A record's key or value is read as
+//
+//   - a JsonConverter envelope {"schema": {...}, "payload": ...} (schemas.enable=true):
+//     the schema is kept and kept correct by the SMTs;
+//   - other JSON (schemaless, schemas.enable=false): objects are maps;
+//   - anything else: a string (as Connect's StringConverter reads it).
+//
+// Written back: an envelope as an envelope, schemaless JSON as JSON, except
+// that a string is written as its bytes, as StringConverter writes it.
+// Payloads hold nil, bool, string, json.Number, int64, float32, float64,
+// []byte, []any and *Object.
+
+// Object is a JSON object (a Connect struct or map) with its keys in order.
+type Object struct {
+	keys []string
+	vals map[string]any
+}
+
+func newObject() *Object { return &Object{vals: map[string]any{}} }
+
+// Get returns the value of k.
+func (o *Object) Get(k string) (any, bool) {
+	v, ok := o.vals[k]
+	return v, ok
+}
+
+// Set sets k to v, appending k when it is new.
+func (o *Object) Set(k string, v any) {
+	if _, ok := o.vals[k]; !ok {
+		o.keys = append(o.keys, k)
+	}
+	o.vals[k] = v
+}
+
+// Delete removes k.
+func (o *Object) Delete(k string) {
+	if _, ok := o.vals[k]; !ok {
+		return
+	}
+	delete(o.vals, k)
+	for i, kk := range o.keys {
+		if kk == k {
+			o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
+			break
+		}
+	}
+}
+
+// Keys returns the keys in order.
+func (o *Object) Keys() []string { return o.keys }
+
+// Len is the number of keys.
+func (o *Object) Len() int { return len(o.keys) }
+
+// Schema is a Connect schema as JsonConverter writes it.
+type Schema struct {
+	Type       string // int8 int16 int32 int64 float32 float64 boolean string bytes array map struct
+	Optional   bool
+	Name       string
+	Version    json.Number
+	Doc        string
+	Parameters *Object
+	Default    any
+	HasDefault bool
+	Fields     []Field // struct
+	Items      *Schema // array
+	Keys       *Schema // map
+	Values     *Schema // map
+}
+
+// Field is one field of a struct schema.
+type Field struct {
+	Name   string
+	Schema *Schema
+}
+
+// Connect's logical type names.
+const (
+	logicalTimestamp = "org.apache.kafka.connect.data.Timestamp"
+	logicalDate      = "org.apache.kafka.connect.data.Date"
+	logicalTime      = "org.apache.kafka.connect.data.Time"
+	logicalDecimal   = "org.apache.kafka.connect.data.Decimal"
+)
+
+// Field returns the field named name, or nil.
+func (s *Schema) Field(name string) *Field {
+	for i := range s.Fields {
+		if s.Fields[i].Name == name {
+			return &s.Fields[i]
+		}
+	}
+	return nil
+}
+
+// basics returns a copy of s with only its name, version, doc, parameters
+// and optionality (Kafka's SchemaUtil.copySchemaBasics) and type typ.
+func (s *Schema) basics(typ string) *Schema {
+	return &Schema{Type: typ, Optional: s.Optional, Name: s.Name, Version: s.Version, Doc: s.Doc, Parameters: s.Parameters}
+}
+
+var primitiveTypes = map[string]bool{"int8": true, "int16": true, "int32": true, "int64": true, "float32": true, "float64": true, "boolean": true, "string": true, "bytes": true}
+
+// parseSchema reads a JsonConverter schema.
+func parseSchema(v any) (*Schema, error) {
+	o, ok := v.(*Object)
+	if !ok {
+		return nil, fmt.Errorf("schema must be a JSON object, found %s", jsonKind(v))
+	}
+	s := &Schema{}
+	t, _ := o.Get("type")
+	s.Type, ok = t.(string)
+	if !ok {
+		return nil, errors.New(`schema must name its "type"`)
+	}
+	if b, ok := o.vals["optional"].(bool); ok {
+		s.Optional = b
+	}
+	s.Name, _ = o.vals["name"].(string)
+	s.Doc, _ = o.vals["doc"].(string)
+	s.Version, _ = o.vals["version"].(json.Number)
+	s.Parameters, _ = o.vals["parameters"].(*Object)
+	s.Default, s.HasDefault = o.vals["default"]
+	if s.Default == nil {
+		s.HasDefault = false
+	}
+	var err error
+	switch {
+	case primitiveTypes[s.Type]:
+	case s.Type == "array":
+		if s.Items, err = parseSchema(o.vals["items"]); err != nil {
+			return nil, fmt.Errorf("array items: %w", err)
+		}
+	case s.Type == "map":
+		if s.Keys, err = parseSchema(o.vals["keys"]); err != nil {
+			return nil, fmt.Errorf("map keys: %w", err)
+		}
+		if s.Values, err = parseSchema(o.vals["values"]); err != nil {
+			return nil, fmt.Errorf("map values: %w", err)
+		}
+	case s.Type == "struct":
+		fields, ok := o.vals["fields"].([]any)
+		if !ok {
+			return nil, errors.New(`struct schema has no "fields" array`)
+		}
+		for i, f := range fields {
+			fs, err := parseSchema(f)
+			if err != nil {
+				return nil, fmt.Errorf("field %d: %w", i, err)
+			}
+			name, ok := f.(*Object).vals["field"].(string)
+			if !ok {
+				return nil, fmt.Errorf(`field %d has no "field" name`, i)
+			}
+			s.Fields = append(s.Fields, Field{Name: name, Schema: fs})
+		}
+	default:
+		return nil, fmt.Errorf("unknown schema type %q", s.Type)
+	}
+	return s, nil
+}
+
+// json returns s as JsonConverter writes it (key order included).
+func (s *Schema) json() *Object {
+	o := newObject()
+	o.Set("type", s.Type)
+	switch s.Type {
+	case "array":
+		o.Set("items", s.Items.json())
+	case "map":
+		o.Set("keys", s.Keys.json())
+		o.Set("values", s.Values.json())
+	case "struct":
+		fields := make([]any, 0, len(s.Fields))
+		for _, f := range s.Fields {
+			fo := f.Schema.json()
+			fo.Set("field", f.Name)
+			fields = append(fields, fo)
+		}
+		o.Set("fields", fields)
+	}
+	o.Set("optional", s.Optional)
+	if s.Name != "" {
+		o.Set("name", s.Name)
+	}
+	if s.Version != "" {
+		o.Set("version", s.Version)
+	}
+	if s.Doc != "" {
+		o.Set("doc", s.Doc)
+	}
+	if s.Parameters != nil {
+		o.Set("parameters", s.Parameters)
+	}
+	if s.HasDefault {
+		o.Set("default", s.Default)
+	}
+	return o
+}
+
+// record is a decoded key or value.
+type record struct {
+	schema   *Schema // nil: schemaless
+	value    any
+	envelope bool // read from (and written as) a JsonConverter envelope
+}
+
+// decodeRecord reads b (not nil) as described at the top of this file.
+func decodeRecord(b []byte) (record, error) {
+	v, err := parseJSON(b)
+	if err != nil {
+		return record{value: string(b)}, nil
+	}
+	o, ok := v.(*Object)
+	if !ok || o.Len() != 2 {
+		return record{value: v}, nil
+	}
+	sv, hasSchema := o.Get("schema")
+	payload, hasPayload := o.Get("payload")
+	if !hasSchema || !hasPayload {
+		return record{value: v}, nil
+	}
+	r := record{value: payload, envelope: true}
+	if sv != nil {
+		if r.schema, err = parseSchema(sv); err != nil {
+			return record{}, fmt.Errorf("reading the schema of a JsonConverter envelope: %w", err)
+		}
+	}
+	return r, nil
+}
+
+// encode writes r back; see the top of this file.
+func (r record) encode() []byte {
+	if r.envelope {
+		o := newObject()
+		if r.schema == nil {
+			o.Set("schema", nil)
+		} else {
+			o.Set("schema", r.schema.json())
+		}
+		o.Set("payload", r.value)
+		return appendJSON(nil, o)
+	}
+	switch v := r.value.(type) {
+	case nil:
+		return nil
+	case string:
+		return []byte(v)
+	case []byte:
+		return v
+	}
+	return appendJSON(nil, r.value)
+}
+
+// parseJSON reads one JSON value, keeping object key order and numbers as
+// written.
+func parseJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	v, err := parseValue(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, errors.New("data after the JSON value")
+	}
+	return v, nil
+}
+
+func parseValue(d *json.Decoder) (any, error) {
+	t, err := d.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := t.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := newObject()
+			for d.More() {
+				kt, err := d.Token()
+				if err != nil {
+					return nil, err
+				}
+				k, _ := kt.(string)
+				v, err := parseValue(d)
+				if err != nil {
+					return nil, err
+				}
+				o.Set(k, v)
+			}
+			_, err := d.Token()
+			return o, err
+		case '[':
+			a := []any{}
+			for d.More() {
+				v, err := parseValue(d)
+				if err != nil {
+					return nil, err
+				}
+				a = append(a, v)
+			}
+			_, err := d.Token()
+			return a, err
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	default:
+		return t, nil
+	}
+}
+
+// appendJSON writes v as Jackson would: doubles in Java's notation, bytes
+// as base64, non-ASCII text unescaped.
+func appendJSON(b []byte, v any) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case json.Number:
+		return append(b, v...)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case float32:
+		return append(b, javaFloat(float64(v), 32)...)
+	case float64:
+		return append(b, javaFloat(v, 64)...)
+	case string:
+		return appendString(b, v)
+	case []byte:
+		return appendString(b, base64.StdEncoding.EncodeToString(v))
+	case []any:
+		b = append(b, '[')
+		for i, e := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSON(b, e)
+		}
+		return append(b, ']')
+	case *Object:
+		b = append(b, '{')
+		for i, k := range v.keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendJSON(b, v.vals[k])
+		}
+		return append(b, '}')
+	}
+	panic(fmt.Sprintf("transform: cannot write %T as JSON", v))
+}
+
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '\r':
+			b = append(b, `\r`...)
+		case c == '\t':
+			b = append(b, `\t`...)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+		default:
+			r, n := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+n]...)
+			}
+			i += n
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+// javaFloat formats f as Java's Double.toString (bits 64) or
+// Float.toString (bits 32): 1.0, 0.001, 1.0E7, 1.0E-4, NaN, Infinity.
+func javaFloat(f float64, bits int) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	if a := math.Abs(f); a == 0 || a >= 1e-3 && a < 1e7 {
+		s := strconv.FormatFloat(f, 'f', -1, bits)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	s := strconv.FormatFloat(f, 'E', -1, bits)
+	mant, exp, _ := strings.Cut(s, "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	n, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(n)
+}
+
+// jsonKind names the Connect type of a schemaless value, for errors.
+func jsonKind(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case json.Number:
+		if isIntegral(v) {
+			return "int64"
+		}
+		return "float64"
+	case int64:
+		return "int64"
+	case float32:
+		return "float32"
+	case float64:
+		return "float64"
+	case []byte:
+		return "bytes"
+	case []any:
+		return "array"
+	case *Object:
+		return "map"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// isIntegral tells a JSON integer (Java Long) from a decimal (Double).
+func isIntegral(n json.Number) bool { return !strings.ContainsAny(string(n), ".eE") }
+
+// kindOf names what r holds, for errors.
+func (r record) kindOf() string {
+	if r.schema != nil {
+		return r.schema.Type
+	}
+	return jsonKind(r.value)
+}
+
+// requireStruct returns r's struct (with a schema) or map (without), or
+// Kafka's error for purpose.
+func requireStruct(r record, purpose string) (*Object, error) {
+	o, ok := r.value.(*Object)
+	if r.schema != nil {
+		if r.schema.Type != "struct" || !ok {
+			return nil, fmt.Errorf("only struct values are supported for %s, found: %s", purpose, r.kindOf())
+		}
+		return o, nil
+	}
+	if !ok {
+		return nil, fmt.Errorf("only map values are supported for %s in absence of schema, found: %s", purpose, r.kindOf())
+	}
+	return o, nil
+}
