@@ -112,6 +112,9 @@ func (b *bucketWriter) open(set hdfsSettings, now time.Time, wrap func(io.Writer
 	if f == nil {
 		return fmt.Errorf("creating hdfs sink file in %s: 1000 names taken after %s", b.dir, b.finalPath)
 	}
+	// Best effort: a filesystem without flock still works, only recovery
+	// cannot tell this file from a leftover.
+	_ = lockInUse(f)
 	b.f = f
 	var w io.Writer = f
 	if wrap != nil {

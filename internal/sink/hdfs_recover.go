@@ -76,6 +76,9 @@ func (s *HDFS) recoverInUse() {
 		}
 		size, err := s.recoverFile(path)
 		switch {
+		case errors.Is(err, errInUse):
+			log.Info("in-use file is being written by another running sink; left alone", "file", path)
+			return nil
 		case err != nil:
 			log.Warn("recovering leftover in-use file", "file", path, "err", err)
 		case size == 0:
@@ -99,6 +102,9 @@ func (s *HDFS) recoverFile(path string) (int64, error) {
 		return 0, err
 	}
 	defer f.Close()
+	if err := lockInUse(f); errors.Is(err, errInUse) {
+		return 0, err
+	}
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -211,3 +217,6 @@ func (c *countingByteReader) ReadByte() (byte, error) {
 	}
 	return b, err
 }
+
+// errInUse is returned by lockInUse when another open file holds the lock.
+var errInUse = errors.New("file is locked by a running writer")

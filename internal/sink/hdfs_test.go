@@ -699,3 +699,37 @@ func (s *HDFS) abandon() {
 		<-stopped
 	}
 }
+
+// TestHDFSRecoveryLeavesOtherSinksFiles: two sinks on the same path and
+// prefix (a load-balancing group); the second one's start-up recovery must
+// not take the first one's open file for a leftover.
+func TestHDFSRecoveryLeavesOtherSinksFiles(t *testing.T) {
+	dir := t.TempDir()
+	raw := map[string]string{"hdfs.path": dir, "hdfs.fileType": "DataStream", "hdfs.rollCount": "0", "hdfs.rollSize": "0", "hdfs.useLocalTimeStamp": "true"}
+	k1 := mustBuildSink(t, "hdfs", raw)
+	if err := k1.Deliver(context.Background(), []flow.Event{hdrEvent("from k1")}); err != nil {
+		t.Fatal(err)
+	}
+	k2 := mustBuildSink(t, "hdfs", raw)
+	if err := k2.Deliver(context.Background(), []flow.Event{hdrEvent("from k2")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k1.Deliver(context.Background(), []flow.Event{hdrEvent("k1 again")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range filesUnder(t, dir) {
+		if !strings.HasSuffix(f, ".tmp") {
+			t.Fatalf("k2 finished %s, an open file of k1", f)
+		}
+	}
+	k1.Close()
+	k2.Close()
+	var lines []string
+	for _, f := range filesUnder(t, dir) {
+		lines = append(lines, fileLines(t, filepath.Join(dir, f))...)
+	}
+	sort.Strings(lines)
+	if strings.Join(lines, ",") != "from k1,from k2,k1 again" {
+		t.Fatalf("lines %v", lines)
+	}
+}
