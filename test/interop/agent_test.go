@@ -393,3 +393,149 @@ a1.sinkgroups.g1.processor.maxpenalty = 2000
 		t.Errorf("no log of k1 coming back")
 	}
 }
+
+// Multiplexing by header: a regex_extractor interceptor puts the line's
+// first word in the "state" header; CZ lines go to one directory, US lines
+// to another (and optionally to the third), anything else to the third.
+func TestAgentMultiplexingByHeader(t *testing.T) {
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cz, us, other := t.TempDir(), t.TempDir(), t.TempDir()
+	a := startAgent(t, fmt.Sprintf(`a1.sources = r1
+a1.channels = c1 c2 c3
+a1.sinks = k1 k2 k3
+a1.sources.r1.type = netcat
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = %s
+a1.sources.r1.channels = c1 c2 c3
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = regex_extractor
+a1.sources.r1.interceptors.i1.regex = ^(\\w+) 
+a1.sources.r1.interceptors.i1.serializers = s1
+a1.sources.r1.interceptors.i1.serializers.s1.name = state
+a1.sources.r1.selector.type = multiplexing
+a1.sources.r1.selector.header = state
+a1.sources.r1.selector.mapping.CZ = c1
+a1.sources.r1.selector.mapping.US = c2
+a1.sources.r1.selector.optional.US = c3
+a1.sources.r1.selector.default = c3
+a1.channels.c1.type = memory
+a1.channels.c2.type = memory
+a1.channels.c3.type = memory
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = %s
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = file_roll
+a1.sinks.k2.sink.directory = %s
+a1.sinks.k2.channel = c2
+a1.sinks.k3.type = file_roll
+a1.sinks.k3.sink.directory = %s
+a1.sinks.k3.channel = c3
+`, port, cz, us, other))
+	nc := dialNetcat(t, addr)
+	nc.send("CZ praha 1", "US boston 1", "DE berlin 1", "CZ brno 2", "nostate", "US austin 2")
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", 2, 20*time.Second)
+	a.waitCounter("SINK.k2", "EventDrainSuccessCount", 2, 20*time.Second)
+	a.waitCounter("SINK.k3", "EventDrainSuccessCount", 4, 20*time.Second)
+	for _, tc := range []struct {
+		dir  string
+		want []string
+	}{
+		{cz, []string{"CZ praha 1", "CZ brno 2"}},
+		{us, []string{"US boston 1", "US austin 2"}},
+		{other, []string{"US boston 1", "DE berlin 1", "nostate", "US austin 2"}},
+	} {
+		if got := dirLines(t, tc.dir); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s holds %q, want %q", tc.dir, got, tc.want)
+		}
+	}
+}
+
+// Taildir: a log is appended to, rename-rotated and copytruncate-rotated
+// while the agent runs, and appended to and rotated again while it is
+// stopped (SIGTERM); after the restart every line is delivered exactly once.
+func TestAgentTaildirRotationAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	logs, out := filepath.Join(dir, "logs"), filepath.Join(dir, "out")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	app := filepath.Join(logs, "app.log")
+	write := func(path string, from, to int) {
+		t.Helper()
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		for _, l := range lines("app", from, to) {
+			fmt.Fprintln(f, l)
+		}
+	}
+	write(app, 0, 500)
+	a := startAgent(t, fmt.Sprintf(`a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = TAILDIR
+a1.sources.r1.filegroups = f1
+a1.sources.r1.filegroups.f1 = %s/app\\.log
+a1.sources.r1.positionFile = %s/taildir_position.json
+a1.sources.r1.pollInterval = 20
+a1.sources.r1.writePosInterval = 200
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c1.transactionCapacity = 100
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.sink.directory = %s
+a1.sinks.k1.sink.rollInterval = 0
+a1.sinks.k1.channel = c1
+`, logs, dir, out))
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", 500, 30*time.Second)
+
+	write(app, 500, 700) // maybe not read before the rename
+	if err := os.Rename(app, app+".1"); err != nil {
+		t.Fatal(err)
+	}
+	write(app, 700, 1000)
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", 1000, 30*time.Second)
+
+	// copytruncate: copy, then cut the live file to zero and go on writing.
+	data, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(app+".2", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(app, 0); err != nil {
+		t.Fatal(err)
+	}
+	write(app, 1000, 1350)
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", 1350, 30*time.Second)
+
+	a.stop()
+	write(app, 1350, 1400)
+	if err := os.Rename(app, app+".3"); err != nil {
+		t.Fatal(err)
+	}
+	write(app, 1400, 1600)
+	a.spawn()
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", 250, 30*time.Second)
+	time.Sleep(500 * time.Millisecond) // let any duplicate arrive
+	a.stop()
+
+	got := dirLines(t, out)
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l]++
+	}
+	for _, l := range lines("app", 0, 1600) {
+		if seen[l] != 1 {
+			t.Errorf("%s delivered %d times", l, seen[l])
+		}
+	}
+	if len(got) != 1600 {
+		t.Errorf("%d lines delivered, want 1600", len(got))
+	}
+}
