@@ -292,15 +292,14 @@ func (s *HDFS) Deliver(_ context.Context, batch []flow.Event) error {
 		return &flow.RejectedError{Rejected: rej}
 	}
 	touched := s.touchBuf[:0]
-	fail := func(bw *bucketWriter, err error) error {
+	// fail drops the unsynced part of every file this batch touched, so the
+	// redelivered batch is not written twice.
+	fail := func(err error) error {
 		s.cfg.Counters.Add("ConnectionFailedCount", 1)
 		for _, t := range touched {
 			if aerr := s.abort(t); aerr != nil {
 				err = errors.Join(err, aerr)
 			}
-		}
-		if bw != nil && !bw.touched {
-			err = errors.Join(err, s.abort(bw))
 		}
 		return err
 	}
@@ -311,11 +310,11 @@ func (s *HDFS) Deliver(_ context.Context, batch []flow.Event) error {
 			touched = append(touched, bw)
 		}
 		if err := s.append(bw, e, now); err != nil {
-			return fail(nil, err)
+			return fail(err)
 		}
 		if bw.shouldRoll(s.set) {
 			if err := s.closeWriter(bw); err != nil {
-				return fail(nil, err)
+				return fail(err)
 			}
 		}
 	}
@@ -332,7 +331,7 @@ func (s *HDFS) Deliver(_ context.Context, batch []flow.Event) error {
 	}
 	s.touchBuf = touched[:0]
 	if err != nil {
-		return fail(nil, err)
+		return fail(err)
 	}
 	// Compressed formats write their bytes at the sync: check rollSize again.
 	for _, bw := range touched {
