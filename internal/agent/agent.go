@@ -242,12 +242,26 @@ func (a *Agent) stopGraph(g, next *graph) {
 	now := time.Now().UnixMilli()
 	for _, r := range g.runners {
 		if !keep[r] {
+			if next != nil && channelsKept(r, next) {
+				r.skipDrain.Store(true)
+			}
 			r.stop(a.log, r.key)
 			for _, s := range r.sinks {
 				s.counters.Set("StopTime", now)
 			}
 		}
 	}
+}
+
+// channelsKept reports whether every channel r's sinks take from is also
+// in next (so r's replacement takes what they hold).
+func channelsKept(r *runnerNode, next *graph) bool {
+	for _, s := range r.sinks {
+		if next.channels[s.channel.name] != s.channel {
+			return false
+		}
+	}
+	return true
 }
 
 // closeGraph closes the sinks and channels of g that next does not share

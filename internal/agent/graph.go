@@ -1,10 +1,12 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/runnel/runnel/internal/flow"
@@ -59,7 +61,24 @@ type runnerNode struct {
 	fp    string
 	sinks []*sinkNode
 	loop  *flow.Loop
+	// skipDrain is set before a reload stops a runner whose channels stay:
+	// the new runner takes what they hold, so the old one does not drain.
+	skipDrain atomic.Bool
 	task
+}
+
+// newRunner makes the runner node for loop; its steps stop (report an
+// empty channel) once skipDrain is set, which ends the loop's drain.
+func newRunner(key, fp string, sinks []*sinkNode, loop *flow.Loop) *runnerNode {
+	r := &runnerNode{key: key, fp: fp, sinks: sinks, loop: loop}
+	step := loop.Step
+	loop.Step = func(ctx context.Context) (int, error) {
+		if r.skipDrain.Load() {
+			return 0, nil
+		}
+		return step(ctx)
+	}
+	return r
 }
 
 // build validates p and constructs the graph, reusing from prev (nil on the
@@ -254,7 +273,7 @@ func (g *graph) buildRunners(p *parsed, prev *graph, log *slog.Logger, warn func
 		if err != nil {
 			return err
 		}
-		g.runners = append(g.runners, &runnerNode{key: key, fp: fp, sinks: members, loop: loop})
+		g.runners = append(g.runners, newRunner(key, fp, members, loop))
 	}
 	for _, n := range g.sinkOrder {
 		if grouped[n] != "" {
@@ -266,7 +285,7 @@ func (g *graph) buildRunners(p *parsed, prev *graph, log *slog.Logger, warn func
 			g.runners = append(g.runners, old)
 			continue
 		}
-		g.runners = append(g.runners, &runnerNode{key: key, sinks: []*sinkNode{s}, loop: sinkLoop(s)})
+		g.runners = append(g.runners, newRunner(key, "", []*sinkNode{s}, sinkLoop(s)))
 	}
 	return nil
 }
