@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,12 +15,20 @@ import (
 	"time"
 
 	"github.com/runnel/runnel/internal/agent"
+	"github.com/runnel/runnel/internal/seqfile"
 )
 
 // TestAgentNetcatToHDFS runs a Flume config through `runnel agent`'s
-// loader: netcat → memory → hdfs (DataStream) and netcat → memory →
-// file_roll; every line sent over TCP lands in a finished file once.
+// loader: netcat → memory → hdfs (SequenceFile, Flume's default, and
+// DataStream) and netcat → memory → file_roll; every line sent over TCP
+// lands in a finished file once.
 func TestAgentNetcatToHDFS(t *testing.T) {
+	for _, ft := range []string{"SequenceFile", "DataStream"} {
+		t.Run(ft, func(t *testing.T) { testAgentNetcatToHDFS(t, ft) })
+	}
+}
+
+func testAgentNetcatToHDFS(t *testing.T, fileType string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +54,11 @@ a1.sinks.k1.hdfs.round = true
 a1.sinks.k1.hdfs.roundValue = 10
 a1.sinks.k1.hdfs.roundUnit = minute
 a1.sinks.k1.hdfs.useLocalTimeStamp = true
-a1.sinks.k1.hdfs.fileType = DataStream
+a1.sinks.k1.hdfs.fileType = %s
 a1.sinks.k2.type = file_roll
 a1.sinks.k2.channel = c2
 a1.sinks.k2.sink.directory = %s/roll
-`, port, dir, dir)
+`, port, dir, fileType, dir)
 	path := filepath.Join(dir, "agent.conf")
 	os.WriteFile(path, []byte(conf), 0o644)
 	a, err := agent.Load(path, "a1", nil)
@@ -100,19 +109,20 @@ a1.sinks.k2.sink.directory = %s/roll
 				return nil
 			}
 			rel, _ := filepath.Rel(root, p)
-			if !re.MatchString(filepath.ToSlash(rel)) {
+			if re != nil && !re.MatchString(filepath.ToSlash(rel)) {
 				t.Errorf("unexpected file %s", rel)
 			}
-			b, _ := os.ReadFile(p)
-			for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			// While waiting (re == nil) a file may be mid-write: read leniently.
+			for _, l := range fileEvents(t, p, strings.Contains(rel, "events-") && fileType == "SequenceFile", re != nil) {
 				got[l]++
 			}
 			return nil
 		})
 		return got
 	}
+	// Both sinks have every line (in-use files hold synced batches too).
 	deadline := time.Now().Add(10 * time.Second)
-	for len(collect(filepath.Join(dir, "roll"), regexp.MustCompile(`.`))) < n && time.Now().Before(deadline) {
+	for (len(collect(filepath.Join(dir, "roll"), nil)) < n || len(collect(filepath.Join(dir, "flume"), nil)) < n) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop() // closes the sinks: the last hdfs file is renamed
@@ -127,5 +137,42 @@ a1.sinks.k2.sink.directory = %s/roll
 				t.Fatalf("%s: line %q seen %d times", name, l, c)
 			}
 		}
+	}
+}
+
+// fileEvents returns the event bodies of a file: SequenceFile values, or
+// text lines.
+func fileEvents(t *testing.T, path string, seq, strict bool) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !seq {
+		b, _ := io.ReadAll(f)
+		return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	}
+	r, err := seqfile.NewReader(f)
+	if err != nil && !strict {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []string
+	for {
+		_, v, err := r.Next()
+		if err == io.EOF || (err != nil && !strict) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		body, err := seqfile.Bytes(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(body))
 	}
 }
