@@ -337,6 +337,9 @@ func (a *Agent) reload(ctx context.Context) {
 		}
 		return
 	}
+	if bytes.Equal(a.refused, []byte("\x00unreadable")) {
+		a.refused = nil
+	}
 	if bytes.Equal(data, a.data) || bytes.Equal(data, a.refused) {
 		return
 	}
