@@ -219,6 +219,11 @@ a1.sinks.k1.channel = c1
 			return s + "a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = agenttest_tag\na1.sources.r1.interceptors.i1.n = x\n"
 		},
 			want: `f.conf:13: a1.sources.r1.interceptors.i1.n = "x": not a whole number; fix: set it to an integer such as 1 (a number)`},
+		{name: "source batchSize above transactionCapacity", edit: func(s string) string {
+			s = strings.Replace(s, "type = netcat\na1.sources.r1.bind = 127.0.0.1\na1.sources.r1.port = 0", "type = agenttest_feed\na1.sources.r1.id = x\na1.sources.r1.batchSize = 500", 1)
+			return s + "a1.channels.c1.transactionCapacity = 50\n"
+		},
+			want: `f.conf:6: a1.sources.r1.batchSize = "500": larger than channel c1's transactionCapacity 50; fix: make batchSize at most the channel's transactionCapacity, or raise transactionCapacity`},
 		{name: "no channels", edit: func(s string) string { return strings.Replace(s, "a1.channels = c1\n", "", 1) },
 			want: `f.conf: a1.channels: the agent lists no channels; fix: list its channels, e.g. a1.channels = c1`},
 	}

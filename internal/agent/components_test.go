@@ -20,7 +20,8 @@ import (
 //	agenttest_tag interceptor (keys header, value, drop, n): sets header=value,
 //	    drops events whose body is drop
 func init() {
-	flow.RegisterSource(flow.Spec{Names: []string{"agenttest_feed"}, Keys: []flow.Key{{Name: "id", Required: true, Doc: "feed id"}}},
+	flow.RegisterSource(flow.Spec{Names: []string{"agenttest_feed"}, Keys: []flow.Key{{Name: "id", Required: true, Doc: "feed id"},
+		{Name: "batchSize", Type: flow.Int, Default: "1", Min: 1, Max: 1 << 20, Doc: "events per batch"}}},
 		func(c flow.Config) (flow.Source, error) { return &feedSource{id: c.String("id")}, nil })
 	flow.RegisterSink(flow.Spec{Names: []string{"agenttest_collect"}, Keys: []flow.Key{
 		{Name: "id", Required: true, Doc: "collector id"},

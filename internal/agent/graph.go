@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -158,8 +159,11 @@ func build(p *parsed, prev *graph, log *slog.Logger, warn func(flow.Warning)) (_
 		if err != nil {
 			return nil, err
 		}
-		v, _, err := p.build(c, sourceOwnKey, log, warn, counters)
+		v, cfg, err := p.build(c, sourceOwnKey, log, warn, counters)
 		if err != nil {
+			return nil, err
+		}
+		if err := p.checkSourceBatch(c, v, cfg, chans); err != nil {
 			return nil, err
 		}
 		g.sources = append(g.sources, &sourceNode{name: n, fp: fp, source: v.(flow.Source), counters: counters, chans: chans,
@@ -227,6 +231,32 @@ func build(p *parsed, prev *graph, log *slog.Logger, warn func(flow.Warning)) (_
 		}
 	}
 	return g, nil
+}
+
+// checkSourceBatch refuses a source whose batch (flow.BatchSizer, else its
+// batchSize key or its default) exceeds the transactionCapacity of one of
+// its channels: every put transaction would fail.
+func (p *parsed) checkSourceBatch(c *component, src any, cfg flow.Config, chans []*channelNode) error {
+	bs := int64(0)
+	if b, ok := src.(flow.BatchSizer); ok {
+		bs = int64(b.BatchSize())
+	} else if v, ok := cfg.Raw("batchSize"); ok {
+		bs, _ = strconv.ParseInt(v, 10, 64)
+	}
+	for _, ch := range chans {
+		tc, ok := flow.Unwrap(ch.raw).(flow.TransactionCapacitor)
+		if !ok || bs <= int64(tc.TransactionCapacity()) {
+			continue
+		}
+		problem := fmt.Sprintf("larger than channel %s's transactionCapacity %d", ch.name, tc.TransactionCapacity())
+		fix := "make batchSize at most the channel's transactionCapacity, or raise transactionCapacity"
+		if b, has := c.keys["batchSize"]; has {
+			return p.errf(b.line, p.full(c, "batchSize"), b.value, problem, fix)
+		}
+		e := c.keys["channels"]
+		return p.errf(e.line, p.full(c, "batchSize"), strconv.FormatInt(bs, 10), "the default "+problem, "set "+p.full(c, "batchSize")+" at most the channel's transactionCapacity, or raise transactionCapacity")
+	}
+	return nil
 }
 
 // sourceOwnKey reports the source keys the agent reads itself, which the
