@@ -99,30 +99,34 @@ func LoadBytes(file string, data []byte, name string, log *slog.Logger) (*Agent,
 		log = slog.New(slog.DiscardHandler)
 	}
 	a := &Agent{Name: name, log: log, file: file, data: data, mon: newMonitor(name)}
-	g, warnings, err := a.buildGraph(data, nil)
+	g, warnings, err := a.buildGraph(data, nil, nil)
 	if err != nil {
 		return nil, err
 	}
+	a.logWarnings(warnings)
 	a.g, a.Warnings = g, warnings
 	a.mon.set(g)
 	return a, nil
 }
 
-// buildGraph parses data and builds a graph reusing prev's unchanged nodes;
-// warnings are logged.
-func (a *Agent) buildGraph(data []byte, prev *graph) (*graph, []flow.Warning, error) {
+// buildGraph parses data and builds a graph reusing prev's unchanged nodes
+// (deferred: see build). The caller logs the warnings.
+func (a *Agent) buildGraph(data []byte, prev *graph, deferred map[string]bool) (*graph, []flow.Warning, error) {
 	p, warnings, err := parse(a.file, data, a.Name)
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := build(p, prev, a.log, func(w flow.Warning) { warnings = append(warnings, w) })
+	g, err := build(p, prev, deferred, a.log, func(w flow.Warning) { warnings = append(warnings, w) })
 	if err != nil {
 		return nil, nil, err
 	}
+	return g, warnings, nil
+}
+
+func (a *Agent) logWarnings(warnings []flow.Warning) {
 	for _, w := range warnings {
 		a.log.Warn(w.Message, "key", w.Key)
 	}
-	return g, warnings, nil
 }
 
 // Run starts every sink runner and source and runs them until ctx is done,
@@ -346,22 +350,72 @@ func (a *Agent) reload(ctx context.Context) {
 	a.mu.Lock()
 	old := a.g
 	a.mu.Unlock()
-	g, _, err := a.buildGraph(data, old)
+	var changed map[string]bool
+	if p, _, err := parse(a.file, data, a.Name); err == nil {
+		changed = changedChannels(p, old)
+	}
+	if len(changed) > 0 {
+		a.reloadChangedChannels(ctx, data, old, changed)
+		return
+	}
+	g, warnings, err := a.buildGraph(data, old, nil)
 	if err != nil {
 		a.refused = data
 		a.log.Error("config reload refused; keeping the running config", "err", err)
 		return
 	}
+	a.logWarnings(warnings)
+	a.swap(ctx, old, g, "config reloaded")
+	a.data, a.refused = data, nil
+}
+
+// reloadChangedChannels reloads a config that changes running channels.
+// A channel may own files (a file channel's log), so the new one is not
+// constructed while the old one runs: the whole config is validated first
+// with the changed channels left unbuilt, then the old channels and what is
+// bound to them are stopped and closed (memory channels drained to their
+// sinks), and the config is built. If that build fails, the old config is
+// built again so the agent keeps running what it ran.
+func (a *Agent) reloadChangedChannels(ctx context.Context, data []byte, old *graph, changed map[string]bool) {
+	check, _, err := a.buildGraph(data, old, changed)
+	if err != nil {
+		a.refused = data
+		a.log.Error("config reload refused; keeping the running config", "err", err)
+		return
+	}
+	check.closeNew(old, a.log)
+	part := old.without(changed)
+	a.stopGraph(old, part)
+	a.closeGraph(old, part)
+	g, warnings, err := a.buildGraph(data, part, nil)
+	if err == nil {
+		a.logWarnings(warnings)
+		a.swap(ctx, part, g, "config reloaded")
+		a.data, a.refused = data, nil
+		return
+	}
+	a.refused = data
+	a.log.Error("config reload failed after the changed channels were closed; restarting them with the running config", "err", err)
+	if g, _, err = a.buildGraph(a.data, part, nil); err != nil {
+		a.log.Error("restarting the running config failed; the components bound to the changed channels stay stopped", "err", err)
+		g = part
+	}
+	a.swap(ctx, part, g, "running config restarted")
+}
+
+// swap replaces the running graph old with g: what g does not share with
+// old is stopped and closed, what is new in g is started; msg is logged
+// with what restarted and what was kept.
+func (a *Agent) swap(ctx context.Context, old, g *graph, msg string) {
 	a.stopGraph(old, g)
 	a.closeGraph(old, g)
 	a.mu.Lock()
 	a.g = g
 	a.mu.Unlock()
-	a.data, a.refused = data, nil
 	a.mon.set(g)
 	started, kept := a.changes(old, g)
 	a.startGraph(ctx, g)
-	a.log.Info("config reloaded", "file", a.file, "restarted", started, "kept", kept)
+	a.log.Info(msg, "file", a.file, "restarted", started, "kept", kept)
 }
 
 // changes lists the sources and sink runners of g that are new (started)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel/runnel/internal/channel"
 	"github.com/runnel/runnel/internal/flow"
 )
 
@@ -29,6 +30,23 @@ func init() {
 		func(c flow.Config) (flow.Sink, error) {
 			return &collectSink{id: c.String("id"), batch: int(c.Int("batchSize")), counters: c.Counters}, nil
 		})
+	flow.RegisterChannel(flow.Spec{Names: []string{"agenttest_exclusive"}, Keys: []flow.Key{
+		{Name: "dir", Required: true, Doc: "what it holds exclusively"},
+		{Name: "capacity", Type: flow.Int, Default: "100", Min: 1, Max: 1 << 20, Doc: "events"},
+		{Name: "fail", Type: flow.Bool, Default: "false", Doc: "fail to open"}}},
+		func(c flow.Config) (flow.Channel, error) {
+			dir := c.String("dir")
+			exclusiveMu.Lock()
+			defer exclusiveMu.Unlock()
+			if exclusive[dir] {
+				return nil, fmt.Errorf("%s is in use by another channel", dir)
+			}
+			if c.Bool("fail") {
+				return nil, fmt.Errorf("opening %s: disk on fire", dir)
+			}
+			exclusive[dir] = true
+			return &exclusiveChannel{Memory: channel.NewMemory(int(c.Int("capacity")), 100, 0, time.Second), dir: dir}, nil
+		})
 	flow.RegisterTransform(flow.Spec{Names: []string{"agenttest_tag"}, Keys: []flow.Key{
 		{Name: "header", Default: "tag", Doc: "header to set"},
 		{Name: "value", Doc: "its value"},
@@ -43,6 +61,27 @@ func init() {
 				return e.WithHeader(h, e.Header(h)+v), true
 			}), nil
 		})
+}
+
+var (
+	exclusiveMu sync.Mutex
+	// exclusive holds the dirs of open agenttest_exclusive channels;
+	// guarded by exclusiveMu.
+	exclusive = map[string]bool{}
+)
+
+// exclusiveChannel is a memory channel that, like a file channel, holds its
+// directory exclusively until closed.
+type exclusiveChannel struct {
+	*channel.Memory
+	dir string
+}
+
+func (e *exclusiveChannel) Close() error {
+	exclusiveMu.Lock()
+	defer exclusiveMu.Unlock()
+	delete(exclusive, e.dir)
+	return e.Memory.Close()
 }
 
 type feedReq struct {

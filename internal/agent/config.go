@@ -260,6 +260,21 @@ func (p *parsed) keyErr(c *component, err error) error {
 // build validates c's type and keys (except those in skip) and constructs
 // it with counters (nil for none); it returns the component and its Config.
 func (p *parsed) build(c *component, skip func(string) bool, log *slog.Logger, warn func(flow.Warning), counters *flow.Counters) (any, flow.Config, error) {
+	reg, cfg, err := p.validate(c, skip, log, warn, counters)
+	if err != nil {
+		return nil, flow.Config{}, err
+	}
+	v, err := reg.Build(cfg)
+	if err != nil {
+		return nil, flow.Config{}, p.keyErr(c, err)
+	}
+	return v, cfg, nil
+}
+
+// validate checks c's type and keys (except those in skip) against its
+// spec and returns the registration and Config that build would construct
+// it from, without constructing it.
+func (p *parsed) validate(c *component, skip func(string) bool, log *slog.Logger, warn func(flow.Warning), counters *flow.Counters) (*flow.Registration, flow.Config, error) {
 	t, ok := c.keys["type"]
 	if !ok {
 		return nil, flow.Config{}, p.errf(c.line, p.full(c, "type"), "", fmt.Sprintf("%s %q has no type", c.kind, c.name),
@@ -292,11 +307,7 @@ func (p *parsed) build(c *component, skip func(string) bool, log *slog.Logger, w
 	cfg.Logger = log.With(role, c.name)
 	cfg.Counters = counters
 	cfg.Agent = p.agent
-	v, err := reg.Build(cfg)
-	if err != nil {
-		return nil, flow.Config{}, p.keyErr(c, err)
-	}
-	return v, cfg, nil
+	return reg, cfg, nil
 }
 
 func splitList(s string) []string {

@@ -86,7 +86,11 @@ func newRunner(key, fp string, sinks []*sinkNode, loop *flow.Loop) *runnerNode {
 // first load) every channel, source, sink and runner whose configuration and
 // bindings are unchanged. On error everything it constructed is closed and
 // prev is untouched.
-func build(p *parsed, prev *graph, log *slog.Logger, warn func(flow.Warning)) (_ *graph, err error) {
+//
+// Channels named in deferred are validated but not constructed: they get a
+// placeholder (a reload checks a config that changes a channel before it
+// closes the running one, which may hold the same files).
+func build(p *parsed, prev *graph, deferred map[string]bool, log *slog.Logger, warn func(flow.Warning)) (_ *graph, err error) {
 	g := &graph{channels: map[string]*channelNode{}, sinks: map[string]*sinkNode{}}
 	if prev == nil {
 		prev = &graph{channels: map[string]*channelNode{}, sinks: map[string]*sinkNode{}}
@@ -108,6 +112,15 @@ func build(p *parsed, prev *graph, log *slog.Logger, warn func(flow.Warning)) (_
 			continue
 		}
 		counters := flow.NewCounters()
+		if deferred[n] {
+			_, cfg, err := p.validate(c, nil, log, warn, counters)
+			if err != nil {
+				return nil, err
+			}
+			g.channels[n] = &channelNode{name: n, fp: fp, raw: unbuilt{}, ch: unbuilt{}, counters: counters, capacity: cfg.Int("capacity")}
+			g.chanOrder = append(g.chanOrder, n)
+			continue
+		}
 		v, cfg, err := p.build(c, nil, log, warn, counters)
 		if err != nil {
 			return nil, err
@@ -352,6 +365,62 @@ func (g *graph) closeNew(prev *graph, log *slog.Logger) {
 			}
 		}
 	}
+}
+
+// unbuilt stands for a channel that was validated but not constructed; a
+// graph holding one is never run.
+type unbuilt struct{}
+
+func (unbuilt) Begin() flow.Transaction { panic("agent: a channel validated for a reload was used") }
+func (unbuilt) Close() error            { return nil }
+
+// changedChannels returns the channels of p that g runs under the same
+// name with another configuration.
+func changedChannels(p *parsed, g *graph) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range p.lists[flow.KindChannel] {
+		if old := g.channels[n]; old != nil && old.fp != p.comps[flow.KindChannel][n].fingerprint() {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// without returns g minus the channels in chans and every source, sink and
+// runner bound to them.
+func (g *graph) without(chans map[string]bool) *graph {
+	out := &graph{channels: map[string]*channelNode{}, sinks: map[string]*sinkNode{}}
+	for _, n := range g.chanOrder {
+		if !chans[n] {
+			out.channels[n] = g.channels[n]
+			out.chanOrder = append(out.chanOrder, n)
+		}
+	}
+	for _, s := range g.sources {
+		bound := false
+		for _, ch := range s.chans {
+			bound = bound || chans[ch.name]
+		}
+		if !bound {
+			out.sources = append(out.sources, s)
+		}
+	}
+	for _, n := range g.sinkOrder {
+		if s := g.sinks[n]; !chans[s.channel.name] {
+			out.sinks[n] = s
+			out.sinkOrder = append(out.sinkOrder, n)
+		}
+	}
+	for _, r := range g.runners {
+		kept := true
+		for _, s := range r.sinks {
+			kept = kept && out.sinks[s.name] == s
+		}
+		if kept {
+			out.runners = append(out.runners, r)
+		}
+	}
+	return out
 }
 
 // errNoSinks is returned by a group step when no sink could take a batch.

@@ -179,3 +179,55 @@ func TestStopDrainsChannels(t *testing.T) {
 		t.Fatalf("delivered %q at stop", got)
 	}
 }
+
+// A reload that changes a channel holding files closes the old one before
+// opening the new one; when the new one cannot open, the running config is
+// restarted.
+func TestReloadExclusiveChannel(t *testing.T) {
+	conf := func(capacity int, fail bool) string {
+		return fmt.Sprintf(`a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = agenttest_feed
+a1.sources.r1.id = %s
+a1.sources.r1.channels = c1
+a1.channels.c1.type = agenttest_exclusive
+a1.channels.c1.dir = %s
+a1.channels.c1.capacity = %d
+a1.channels.c1.fail = %v
+a1.sinks.k1.type = agenttest_collect
+a1.sinks.k1.id = %s
+a1.sinks.k1.channel = c1
+`, uid(t, "r1"), t.Name(), capacity, fail, uid(t, "k1"))
+	}
+	a, path, logs := startReloading(t, conf(100, false))
+	send := func(body string) {
+		t.Helper()
+		if err := feed(t, uid(t, "r1"), ev(body)); err != nil {
+			t.Fatal(err)
+		}
+		waitDrained(t, a)
+	}
+	send("a")
+	g0 := a.current()
+	writeConf(t, path, conf(200, false))
+	waitFor(t, "reload", func() bool { return a.current() != g0 })
+	if c := a.current().channels["c1"]; c.capacity != 200 || c == g0.channels["c1"] {
+		t.Fatal("channel not rebuilt")
+	}
+	send("b")
+
+	g1 := a.current()
+	writeConf(t, path, conf(300, true))
+	waitFor(t, "fallback", func() bool { return strings.Contains(logs.String(), "running config restarted") })
+	if !strings.Contains(logs.String(), "disk on fire") {
+		t.Errorf("the failure is not logged:\n%s", logs.String())
+	}
+	if c := a.current().channels["c1"]; c.capacity != 200 || c == g1.channels["c1"] {
+		t.Fatalf("channel after a failed reload: capacity %d", c.capacity)
+	}
+	send("c")
+	if got := strings.Join(bodies(uid(t, "k1")), " "); got != "a b c" {
+		t.Fatalf("delivered %q", got)
+	}
+}
