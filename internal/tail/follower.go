@@ -130,6 +130,7 @@ type file struct {
 	buf     []byte   // bytes read; buf[head:] not yet handed out
 	head    int
 	size    int64     // size at the last check
+	mtime   time.Time // modification time at the last check
 	changed time.Time // last growth, read, open or rotation
 	rotated bool      // no longer named by any matching path
 	// copyOf is set while the file is held as a copy of a followed file

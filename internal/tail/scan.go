@@ -104,10 +104,11 @@ func (f *Follower) check(t *file, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", t.path, err)
 	}
-	size := fi.Size()
-	if size == t.size {
+	size, mtime := fi.Size(), fi.ModTime()
+	if size == t.size && mtime.Equal(t.mtime) {
 		return nil
 	}
+	t.mtime = mtime
 	truncated := size < t.readOff
 	if !truncated {
 		same, err := sameContent(t.f, t.cur.fp, size)
@@ -129,7 +130,9 @@ func (f *Follower) truncated(t *file) {
 	off := t.handed()
 	f.log.Info("followed file truncated; reading it again from the start", "file", t.path, "was_at", off)
 	f.rescan = true
-	if off > 0 {
+	if t.cur.fp.Len > 0 {
+		// Lines from off to the truncation (even all of them, off 0) are
+		// only in the copy, which the fingerprint identifies.
 		f.orphans = append(f.orphans, orphan{kind: copied, cur: t.cur, path: t.path, off: off})
 	}
 	t.cur = &cursor{inode: t.ino}
