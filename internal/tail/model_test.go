@@ -89,7 +89,8 @@ func (w *logWriter) copyTruncate() {
 	}
 }
 
-// TestRandomOperations runs random sequences of appends, partial lines,
+// TestRandomOperations runs random sequences (with the rotated names
+// followed or not) of appends, partial lines,
 // rename and copytruncate rotations, reads that are committed or not, and
 // restarts from committed positions after a read that is not committed (at
 // most one rotation while stopped),
@@ -102,11 +103,17 @@ func TestRandomOperations(t *testing.T) {
 	if n, err := strconv.Atoi(os.Getenv("TAIL_SEEDS")); err == nil {
 		seeds = n // a longer search: TAIL_SEEDS=500 go test -run TestRandomOperations
 	}
-	for seed := range seeds {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for i := range 2 * seeds {
+		// Odd runs follow the rotated names too (app.log.N matches).
+		seed, matchAll := i/2, i%2 == 1
+		t.Run(fmt.Sprintf("%d/matchAll=%v", seed, matchAll), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 7))
 			dir := t.TempDir()
-			g, _ := NewGroup(dir, `app\.log`)
+			pattern := `app\.log`
+			if matchAll {
+				pattern = `app\.log.*`
+			}
+			g, _ := NewGroup(dir, pattern)
 			opts := Options{Groups: []Group{g}, PollInterval: time.Millisecond, IdleTimeout: 30 * time.Millisecond, CopyHold: 30 * time.Millisecond}
 			if os.Getenv("TAIL_DEBUG") != "" {
 				opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
