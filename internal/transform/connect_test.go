@@ -1,0 +1,167 @@
+package transform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/runnel/runnel/internal/flow"
+)
+
+func TestFromConnectPredicates(t *testing.T) {
+	props := map[string]string{
+		"transforms":                      "dropTmp, route ,mark",
+		"transforms.dropTmp.type":         "org.apache.kafka.connect.transforms.Filter",
+		"transforms.dropTmp.predicate":    "isTmp",
+		"transforms.route.type":           "RegexRouter",
+		"transforms.route.regex":          "(.*)",
+		"transforms.route.replacement":    "out-$1",
+		"transforms.route.predicate":      "hasRoute",
+		"transforms.route.negate":         "true",
+		"transforms.mark.type":            "InsertHeader",
+		"transforms.mark.header":          "tomb",
+		"transforms.mark.value.literal":   "yes",
+		"transforms.mark.predicate":       "tomb",
+		"predicates":                      "isTmp,hasRoute,tomb",
+		"predicates.isTmp.type":           "org.apache.kafka.connect.transforms.predicates.TopicNameMatches",
+		"predicates.isTmp.pattern":        "tmp-.*",
+		"predicates.hasRoute.type":        "HasHeaderKey",
+		"predicates.hasRoute.name":        "route",
+		"predicates.tomb.type":            "RecordIsTombstone",
+		"transforms.unlisted.type":        "Filter",
+		"predicates.unused.type":          "RecordIsTombstone",
+		"transforms.route.not.a.real.key": "x",
+	}
+	chain, warnings, err := FromConnect(props)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wk []string
+	for _, w := range warnings {
+		wk = append(wk, w.Key)
+	}
+	if got := strings.Join(wk, " "); got != "transforms.route.not.a.real.key transforms.unlisted.type predicates.unused.type" {
+		t.Errorf("warnings for %s", got)
+	}
+	if len(chain) != 3 || chain[0].Name != "dropTmp" || chain[1].Name != "route" || chain[2].Name != "mark" {
+		t.Fatalf("chain %+v", chain)
+	}
+	tests := []struct {
+		name  string
+		in    flow.Event
+		keep  bool
+		topic string
+		tomb  bool
+	}{
+		{"tmp topic dropped", flow.Event{Topic: "tmp-1", Body: []byte("x")}, false, "", false},
+		{"routed without header", flow.Event{Topic: "a", Body: []byte("x")}, true, "out-a", false},
+		{"not routed with header (negate)", flow.Event{Topic: "a", Body: []byte("x"), Headers: hdr("route", "")}, true, "a", false},
+		{"tombstone marked", flow.Event{Topic: "a"}, true, "out-a", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, keep, err := chain.Apply(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if keep != tc.keep {
+				t.Fatalf("keep = %v", keep)
+			}
+			if !keep {
+				return
+			}
+			if out.Topic != tc.topic {
+				t.Errorf("topic %q, want %q", out.Topic, tc.topic)
+			}
+			if _, ok := out.Headers["tomb"]; ok != tc.tomb {
+				t.Errorf("tomb header %v, want %v", ok, tc.tomb)
+			}
+		})
+	}
+}
+
+func TestChainError(t *testing.T) {
+	chain, _, err := FromConnect(smt("InsertField$Value", "static.field", "f", "static.value", "v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, keep, err := chain.Apply(flow.Event{Body: []byte("text")})
+	var se *StepError
+	if !errors.As(err, &se) || se.Name != "t" || se.Type != "InsertField$Value" || keep {
+		t.Fatalf("err = %v keep = %v, want a *StepError for step t", err, keep)
+	}
+	// As a Flume interceptor the same transform passes the event on.
+	out, keep := chain[0].Transform.Apply(flow.Event{Body: []byte("text")})
+	if !keep || string(out.Body) != "text" {
+		t.Fatalf("Apply = %q %v, want the event unchanged", out.Body, keep)
+	}
+}
+
+func TestFromConnectErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		props map[string]string
+		key   string
+	}{
+		{"no type", map[string]string{"transforms": "a"}, "transforms.a.type"},
+		{"unknown type", map[string]string{"transforms": "a", "transforms.a.type": "com.example.Nope"}, "transforms.a.type"},
+		{"listed twice", map[string]string{"transforms": "a,a", "transforms.a.type": "Filter"}, "transforms"},
+		{"missing required key", smt("ExtractField$Value"), "transforms.t.field"},
+		{"bad regex", smt("RegexRouter", "regex", "(?<=x)", "replacement", "y"), "transforms.t.regex"},
+		{"bad cast type", smt("Cast$Value", "spec", "a:date"), "transforms.t.spec"},
+		{"bad target type", smt("TimestampConverter$Value", "target.type", "epoch"), "transforms.t.target.type"},
+		{"string target without format", smt("TimestampConverter$Value", "target.type", "string"), "transforms.t.format"},
+		{"bad rename", smt("ReplaceField$Value", "renames", "a"), "transforms.t.renames"},
+		{"header count", smt("HeaderFrom$Value", "fields", "a,b", "headers", "h", "operation", "copy"), "transforms.t.headers"},
+		{"header operation", smt("HeaderFrom$Value", "fields", "a", "headers", "h", "operation", "swap"), "transforms.t.operation"},
+		{"unknown predicate", map[string]string{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p"}, "transforms.a.predicate"},
+		{"negate without predicate", map[string]string{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.negate": "true"}, "transforms.a.negate"},
+		{"negate not boolean", map[string]string{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.negate": "yes"}, "transforms.a.negate"},
+		{"predicate without type", map[string]string{"predicates": "p"}, "predicates.p.type"},
+		{"predicate unknown type", map[string]string{"predicates": "p", "predicates.p.type": "Nope"}, "predicates.p.type"},
+		{"predicate missing key", map[string]string{"predicates": "p", "predicates.p.type": "TopicNameMatches"}, "predicates.p.pattern"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := FromConnect(tc.props)
+			mustKeyErr(t, err, tc.key)
+		})
+	}
+}
+
+func TestJavaLayout(t *testing.T) {
+	tests := []struct{ pattern, want string }{
+		{"yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "2006-01-02T15:04:05.000Z07:00"},
+		{"yyyyMMdd", "20060102"},
+		{"dd/MMM/yyyy:HH:mm:ss Z", "02/Jan/2006:15:04:05 -0700"},
+		{"EEE, d MMMM yy h:mm a", "Mon, 2 January 06 3:04 PM"},
+		{"''yy''", "'06'"},
+	}
+	for _, tc := range tests {
+		got, err := javaLayout("format", tc.pattern)
+		if err != nil || got != tc.want {
+			t.Errorf("javaLayout(%q) = %q, %v; want %q", tc.pattern, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"G", "ww", "SSS", "'unterminated", "'1'"} {
+		if _, err := javaLayout("format", bad); err == nil {
+			t.Errorf("javaLayout(%q) should fail", bad)
+		}
+	}
+}
+
+func TestJavaFloat(t *testing.T) {
+	tests := []struct {
+		f    float64
+		bits int
+		want string
+	}{
+		{1, 64, "1.0"}, {0, 64, "0.0"}, {-3.25, 64, "-3.25"}, {1e7, 64, "1.0E7"}, {1.5e-4, 64, "1.5E-4"},
+		{0.001, 64, "0.001"}, {123456789, 64, "1.23456789E8"}, {0.1, 32, "0.1"},
+	}
+	for _, tc := range tests {
+		if got := javaFloat(tc.f, tc.bits); got != tc.want {
+			t.Errorf("javaFloat(%v) = %s, want %s", tc.f, got, tc.want)
+		}
+	}
+}
