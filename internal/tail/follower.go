@@ -139,6 +139,9 @@ type file struct {
 	// or the copy stopped growing for CopyHold (then it is read from where
 	// its content stops being the original's).
 	copyOf *file
+	// prefixOnly: held while shorter than a fingerprint because its content
+	// so far is the start of copyOf's.
+	prefixOnly bool
 }
 
 // handed is the offset after the last byte handed out as a line.
@@ -300,7 +303,10 @@ func (f *Follower) Commit(lines []Line) {
 func (f *Follower) Positions() []Position {
 	ps := make([]Position, 0, len(f.files)+len(f.orphans))
 	for _, t := range f.files {
-		if t.copyOf != nil {
+		if t.copyOf != nil && !t.prefixOnly {
+			// A copy is known again by its fingerprint after a restart;
+			// a file held only because it is short (almost always a new
+			// log) keeps its place, so it is found if rotated meanwhile.
 			continue
 		}
 		ps = append(ps, Position{Path: t.path, Inode: t.cur.inode, Fingerprint: t.cur.fp, Offset: t.cur.committed})

@@ -325,11 +325,11 @@ func (f *Follower) openNew(m match, first bool, now time.Time) error {
 		t.readOff = o.off
 	default:
 		t.cur = &cursor{inode: m.inode}
-		if orig, err := f.originalOf(fd, size); err != nil {
+		if orig, prefix, err := f.originalOf(fd, size, m.path); err != nil {
 			fd.Close()
 			return fmt.Errorf("checking whether %s is a copy: %w", m.path, err)
 		} else if orig != nil {
-			t.copyOf = orig
+			t.copyOf, t.prefixOnly = orig, prefix
 		} else if first && f.opts.SkipToEnd {
 			start, err := lastLineEnd(fd, size)
 			if err != nil {
@@ -348,35 +348,88 @@ func (f *Follower) openNew(m match, first bool, now time.Time) error {
 	return nil
 }
 
-// originalOf returns the followed file whose full fingerprint the file r
-// (of size) shares, or nil.
-func (f *Follower) originalOf(r io.ReaderAt, size int64) (*file, error) {
-	if size < FingerprintSize {
-		return nil, nil
+// originalOf returns the followed file that the new file r (of size, at
+// path) may be a copy of: one whose full fingerprint it shares, or, while
+// r is shorter than a fingerprint (a copy being written, or a new file
+// that has not written its first distinct bytes yet), one in the same
+// directory whose content starts with all of r's (prefix true).
+func (f *Follower) originalOf(r io.ReaderAt, size int64, path string) (orig *file, prefix bool, err error) {
+	if size >= FingerprintSize {
+		fp, ok, err := readFingerprint(r, FingerprintSize)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		for _, t := range f.files {
+			if t.copyOf == nil && t.cur.fp == fp {
+				return t, false, nil
+			}
+		}
+		return nil, false, nil
 	}
-	var fp Fingerprint
+	dir := filepath.Dir(path)
 	for _, t := range f.files {
-		if t.copyOf != nil || t.cur.fp.Len != FingerprintSize {
+		if t.copyOf != nil || t.size < size || filepath.Dir(t.path) != dir {
 			continue
 		}
-		if fp.Len == 0 {
-			got, ok, err := readFingerprint(r, FingerprintSize)
-			if err != nil || !ok {
-				return nil, err
-			}
-			fp = got
+		same, err := f.startsLike(r, t, size)
+		if err != nil {
+			return nil, false, err
 		}
-		if fp == t.cur.fp {
-			return t, nil
+		if same {
+			return t, true, nil
 		}
 	}
-	return nil, nil
+	return nil, false, nil
+}
+
+// startsLike reports whether the first n bytes of r and of t are equal.
+func (f *Follower) startsLike(r io.ReaderAt, t *file, n int64) (bool, error) {
+	if n == 0 {
+		return true, nil
+	}
+	var same bool
+	err := f.withReader(t, func(tr io.ReaderAt) error {
+		a, b := make([]byte, n), make([]byte, n)
+		if k, err := r.ReadAt(a, 0); int64(k) < n {
+			return ignoreEOF(err)
+		}
+		if k, err := tr.ReadAt(b, 0); int64(k) < n {
+			return ignoreEOF(err)
+		}
+		same = bytes.Equal(a, b)
+		return nil
+	})
+	return same, err
+}
+
+// withReader calls fn with t's open descriptor, or with t opened again
+// for the call when it is closed for idleness; fn is not called when t
+// cannot be opened.
+func (f *Follower) withReader(t *file, fn func(io.ReaderAt) error) error {
+	if t.f != nil {
+		return fn(t.f)
+	}
+	fd, _, ok := f.openFile(t.path, t.ino)
+	if !ok {
+		return nil
+	}
+	defer fd.Close()
+	return fn(fd)
+}
+
+func ignoreEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // settleCopies ends the hold of files held as copies: when their original
 // was truncated they take over its position; when they stopped growing for
 // CopyHold while the original was not truncated, they are read from where
-// their content stops being the original's.
+// their content stops being the original's. A file held because it was a
+// prefix of a followed file is decided again as it grows: it is read from
+// its start as soon as its content differs.
 func (f *Follower) settleCopies(now time.Time) error {
 	for _, t := range f.files {
 		if t.copyOf == nil {
@@ -394,34 +447,40 @@ func (f *Follower) settleCopies(now time.Time) error {
 		if found {
 			f.log.Info("found the copy of a truncated file; reading the rest of it", "file", t.path, "copy_of", o.path, "from", o.off)
 			o.cur.inode = t.ino
-			t.cur, t.readOff, t.copyOf = o.cur, o.off, nil
+			t.cur, t.readOff, t.copyOf, t.prefixOnly = o.cur, o.off, nil, false
 			if err := f.extend(t); err != nil {
 				return err
 			}
 			continue
 		}
 		orig := t.copyOf
-		if now.Sub(t.changed) < f.opts.CopyHold && f.byIno[orig.ino] == orig {
+		alive := f.byIno[orig.ino] == orig
+		if t.prefixOnly && alive {
+			now, prefix, err := f.originalOf(t.f, t.size, t.path)
+			if err != nil {
+				return fmt.Errorf("checking whether %s is a copy: %w", t.path, err)
+			}
+			if now == nil {
+				t.copyOf, t.prefixOnly = nil, false // its own content: read it whole
+				continue
+			}
+			t.copyOf, t.prefixOnly = now, prefix
+		}
+		if now.Sub(t.changed) < f.opts.CopyHold && alive {
 			continue
 		}
 		start := int64(0)
-		if f.byIno[orig.ino] == orig {
-			of := orig.f
-			if of == nil { // closed for idleness
-				var ok bool
-				if of, _, ok = f.openFile(orig.path, orig.ino); ok {
-					defer of.Close()
-				}
-			}
-			if of != nil {
-				start, err = commonLines(t.f, of, min(t.size, orig.handed()))
-				if err != nil {
-					return fmt.Errorf("comparing %s with %s: %w", t.path, orig.path, err)
-				}
+		if alive && !t.prefixOnly {
+			err := f.withReader(orig, func(or io.ReaderAt) (err error) {
+				start, err = commonLines(t.f, or, min(t.size, orig.handed()))
+				return err
+			})
+			if err != nil {
+				return fmt.Errorf("comparing %s with %s: %w", t.path, orig.path, err)
 			}
 		}
 		f.log.Info("file is a copy of a followed file; reading what the original does not have", "file", t.path, "copy_of", orig.path, "from", start)
-		t.copyOf, t.readOff, t.cur.committed = nil, start, start
+		t.copyOf, t.prefixOnly, t.readOff, t.cur.committed = nil, false, start, start
 	}
 	return nil
 }

@@ -628,3 +628,55 @@ func FuzzNextLine(f *testing.F) {
 		}
 	})
 }
+
+// A copy that is seen while it is being written (empty, then shorter than
+// a fingerprint) is held, not read as a new file, and takes over the
+// original's position when the original is truncated (copytruncate of a
+// large file), or is read only past the original's content if the
+// original is not truncated.
+func TestCopySeenWhileBeingWritten(t *testing.T) {
+	for _, truncate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("truncate=%v", truncate), func(t *testing.T) {
+			path, g := appLog(t)
+			appendFile(t, path, numbered("L", 0, 60))
+			f := newFollower(t, fastOpts(g))
+			got := bodies(readN(t, f, 60, 0))
+			appendFile(t, path, numbered("L", 60, 70)) // not read before the copy
+			content, _ := os.ReadFile(path)
+			cp := path + "-copy"
+			appendFile(t, cp, "")
+			for _, upto := range []int{0, 300, 1500, len(content)} {
+				if upto > 0 {
+					appendFile(t, cp, string(content[prevLen(cp):upto]))
+				}
+				lines, err := f.Read(context.Background(), 100, 20*time.Millisecond)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Commit(lines)
+				got = append(got, bodies(lines)...)
+			}
+			if truncate {
+				if err := os.Truncate(path, 0); err != nil {
+					t.Fatal(err)
+				}
+				appendFile(t, path, numbered("L", 70, 80))
+				got = append(got, bodies(readN(t, f, 80-len(got), 300*time.Millisecond))...)
+				exactlyOnce(t, got, "L", 80)
+				return
+			}
+			appendFile(t, cp, numbered("C", 0, 3))
+			got = append(got, bodies(readN(t, f, 73-len(got), 300*time.Millisecond))...)
+			exactlyOnce(t, got[:70], "L", 70)
+			exactlyOnce(t, got[70:], "C", 3)
+		})
+	}
+}
+
+func prevLen(path string) int {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return int(fi.Size())
+}
