@@ -543,9 +543,19 @@ func writeRotating(path string, total, every int) error {
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(rotated, b, 0o644); err != nil {
+				// Copy in pieces, so the follower may see the copy while
+				// it is written, as with a large file.
+				cp, err := os.Create(rotated)
+				if err != nil {
 					return err
 				}
+				for off := 0; off < len(b); off += 700 {
+					if _, err := cp.Write(b[off:min(off+700, len(b))]); err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond)
+				}
+				cp.Close()
 				if err := os.Truncate(path, 0); err != nil {
 					return err
 				}
