@@ -209,3 +209,19 @@ func TestStress(t *testing.T) {
 		}
 	})
 }
+
+// buildErr validates and builds the source registered as typeName and
+// returns the error (nil when it built).
+func buildErr(t testing.TB, typeName string, keys map[string]string) error {
+	t.Helper()
+	reg, ok := flow.Lookup(flow.KindSource, typeName)
+	if !ok {
+		t.Fatalf("source %q not registered", typeName)
+	}
+	cfg, _, err := reg.Spec.Validate("r1", keys)
+	if err != nil {
+		return err
+	}
+	_, err = reg.Build(cfg)
+	return err
+}
