@@ -131,17 +131,20 @@ func (s *FileStreamSource) Run(ctx context.Context, out flow.Emitter) error {
 // OffsetFromPositions encodes a follower's positions for file as a Connect
 // source offset: the position of the file now at that name under Kafka's
 // "position" key (0 when there is none), with its inode and fingerprint,
-// and rotated files still being read under "rotated".
+// and rotated files still being read under "rotated" (with the name they
+// had, which may be file itself).
 func OffsetFromPositions(file string, ps []tail.Position) map[string]any {
 	off := map[string]any{FileStreamOffsetPosition: int64(0)}
 	var rotated []any
+	current := false
 	for _, p := range ps {
 		m := map[string]any{FileStreamOffsetPosition: p.Offset, FileStreamOffsetInode: int64(p.Inode)}
 		if p.Fingerprint.Known() {
 			m[FileStreamOffsetFingerprint] = p.Fingerprint.String()
 			m[FileStreamOffsetFingerprintN] = int64(p.Fingerprint.Len)
 		}
-		if p.Path == file {
+		if p.Path == file && !p.Rotated && !current {
+			current = true
 			for k, v := range m {
 				off[k] = v
 			}

@@ -185,9 +185,14 @@ func TestFileStreamSourceWaitsForFile(t *testing.T) {
 func TestFileStreamOffsetRoundTrip(t *testing.T) {
 	ps := []tail.Position{
 		{Path: "/l/a.log", Inode: 12, Fingerprint: tail.Fingerprint{Len: 1024, Sum: 1<<63 + 5}, Offset: 4096},
+		{Path: "/l/a.log", Inode: 13, Fingerprint: tail.Fingerprint{Len: 1024, Sum: 9}, Offset: 2000, Rotated: true},
 		{Path: "/l/a.log.1", Inode: 11, Fingerprint: tail.Fingerprint{Len: 300, Sum: 7}, Offset: 300},
 	}
 	off := OffsetFromPositions("/l/a.log", ps)
+	if off["inode"] != int64(12) {
+		t.Fatalf("the current file's offset is not the one at the name: %v", off)
+	}
+	ps[1].Rotated = false // not stored: decoded rotated files are found by inode
 	b, err := json.Marshal(off)
 	if err != nil {
 		t.Fatal(err)
@@ -233,4 +238,41 @@ func BenchmarkFileStreamSource(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchGrowingFile(b, src, file)
+}
+
+// A restart while a renamed-away file is still being read keeps both the
+// new file's and the old file's positions: nothing is read twice.
+func TestFileStreamSourceRestartDuringRotation(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "access.log")
+	writeLines(t, file, "F", 0, 30)
+	offsets := &jsonOffsets{}
+	out := &collector{}
+	start := func() *running {
+		src := fileStreamSource(t, file, offsets)
+		src.(*FileStreamSource).IdleTimeout = time.Minute // the old file stays followed
+		return runSource(src, out)
+	}
+	r := start()
+	out.waitFor(t, 30)
+	if err := os.Rename(file, file+".1"); err != nil {
+		t.Fatal(err)
+	}
+	writeLines(t, file, "F", 30, 40)
+	out.waitFor(t, 40)
+	writeLines(t, file+".1", "F", 40, 45) // the writer is late
+	out.waitFor(t, 45)
+	r.stop(t)
+	var off map[string]any
+	json.Unmarshal(offsets.snapshot()[`{"filename":"`+file+`"}`], &off)
+	if rot, _ := off["rotated"].([]any); len(rot) != 1 {
+		t.Fatalf("stored offset %v: want the rotated file under \"rotated\"", off)
+	}
+	writeLines(t, file+".1", "F", 45, 50)
+	writeLines(t, file, "F", 50, 60)
+	r = start()
+	out.waitFor(t, 60)
+	time.Sleep(50 * time.Millisecond)
+	r.stop(t)
+	checkOnce(t, out.bodies(), "F", 60)
 }

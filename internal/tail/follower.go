@@ -309,7 +309,7 @@ func (f *Follower) Positions() []Position {
 			// log) keeps its place, so it is found if rotated meanwhile.
 			continue
 		}
-		ps = append(ps, Position{Path: t.path, Inode: t.cur.inode, Fingerprint: t.cur.fp, Offset: t.cur.committed})
+		ps = append(ps, Position{Path: t.path, Inode: t.cur.inode, Fingerprint: t.cur.fp, Offset: t.cur.committed, Rotated: t.rotated})
 	}
 	for _, o := range f.orphans {
 		if o.kind != copied {

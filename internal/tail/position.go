@@ -79,6 +79,10 @@ type Position struct {
 	Inode       uint64 // 0: unknown; the file now at Path is meant
 	Fingerprint Fingerprint
 	Offset      int64
+	// Rotated is set by Follower.Positions for a file no longer named by
+	// its group (renamed away or deleted, read to its end through its
+	// descriptor); Path is then the name it had. Not persisted.
+	Rotated bool
 }
 
 // positionJSON is one entry of a position file: Flume's taildir fields
