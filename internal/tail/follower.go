@@ -171,6 +171,9 @@ type orphan struct {
 	cur  *cursor
 	path string
 	off  int64 // where reading resumes in the file that is found
+	// seen is how much of a truncated file's old content was known (its
+	// size at the last check); -1 when unknown.
+	seen int64
 }
 
 // dirState caches one directory's matching names (CacheListing).
@@ -237,7 +240,7 @@ func New(opts Options) (*Follower, error) {
 		if p.Inode == 0 {
 			kind = legacy
 		}
-		f.orphans = append(f.orphans, orphan{kind: kind, cur: &cursor{inode: p.Inode, fp: p.Fingerprint, committed: p.Offset}, path: filepath.Clean(p.Path), off: p.Offset})
+		f.orphans = append(f.orphans, orphan{kind: kind, cur: &cursor{inode: p.Inode, fp: p.Fingerprint, committed: p.Offset}, path: filepath.Clean(p.Path), off: p.Offset, seen: -1})
 	}
 	return f, nil
 }

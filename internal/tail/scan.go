@@ -36,7 +36,7 @@ func (f *Follower) scan(now time.Time) error {
 		seen[m.inode] = true
 		if t := f.byIno[m.inode]; t != nil {
 			if t.path != m.path {
-				f.log.Info("followed file renamed; keeping its position", "from", t.path, "to", m.path)
+				f.log.Debug("followed file renamed; keeping its position", "from", t.path, "to", m.path)
 				t.path, t.group = m.path, m.group
 			}
 			t.rotated = false
@@ -70,12 +70,12 @@ func (f *Follower) scan(now time.Time) error {
 			if t.f == nil {
 				// Closed for idleness, then renamed away or deleted: look
 				// for it by inode below.
-				f.orphans = append(f.orphans, orphan{kind: stored, cur: t.cur, path: t.path, off: t.handed()})
+				f.orphans = append(f.orphans, orphan{kind: stored, cur: t.cur, path: t.path, off: t.handed(), seen: -1})
 				delete(f.byIno, t.ino)
 				continue
 			}
 			if !t.rotated {
-				f.log.Info("followed file rotated or deleted; reading it to its end", "file", t.path)
+				f.log.Debug("followed file rotated or deleted; reading it to its end", "file", t.path)
 				t.rotated, t.changed = true, now
 			}
 		}
@@ -117,23 +117,24 @@ func (f *Follower) check(t *file, now time.Time) error {
 		}
 		truncated = !same
 	}
+	seen := max(t.size, t.readOff)
 	t.size, t.changed = size, now
 	if truncated {
-		f.truncated(t)
+		f.truncated(t, seen)
 	}
 	return f.extend(t)
 }
 
-// truncated restarts t at offset 0 and leaves its old content to be found
-// in a copy (copytruncate).
-func (f *Follower) truncated(t *file) {
+// truncated restarts t at offset 0 and leaves its old content (of which
+// seen bytes were known) to be found in a copy (copytruncate).
+func (f *Follower) truncated(t *file, seen int64) {
 	off := t.handed()
-	f.log.Info("followed file truncated; reading it again from the start", "file", t.path, "was_at", off)
+	f.log.Debug("followed file truncated; reading it again from the start", "file", t.path, "was_at", off)
 	f.rescan = true
 	if t.cur.fp.Len > 0 {
 		// Lines from off to the truncation (even all of them, off 0) are
 		// only in the copy, which the fingerprint identifies.
-		f.orphans = append(f.orphans, orphan{kind: copied, cur: t.cur, path: t.path, off: off})
+		f.orphans = append(f.orphans, orphan{kind: copied, cur: t.cur, path: t.path, off: off, seen: seen})
 	}
 	t.cur = &cursor{inode: t.ino}
 	t.readOff, t.buf, t.head = 0, t.buf[:0], 0
@@ -295,9 +296,9 @@ func (f *Follower) openNew(m match, first bool, now time.Time) error {
 		if !same || size < o.off {
 			// The inode now holds other content, or the file was truncated
 			// while we were down: its old content may be in a copy.
-			f.log.Info("followed file changed while stopped; reading it from the start", "file", m.path, "position", o.off)
+			f.log.Debug("followed file changed while stopped; reading it from the start", "file", m.path, "position", o.off)
 			if o.kind == stored && o.cur.fp.Known() {
-				f.orphans = append(f.orphans, orphan{kind: copied, cur: o.cur, path: o.path, off: o.off})
+				f.orphans = append(f.orphans, orphan{kind: copied, cur: o.cur, path: o.path, off: o.off, seen: -1})
 			}
 			found = false
 		}
@@ -315,7 +316,7 @@ func (f *Follower) openNew(m match, first bool, now time.Time) error {
 			return fmt.Errorf("checking whether %s is a copy: %w", m.path, err)
 		}
 		if found {
-			f.log.Info("found the copy of a truncated file; reading the rest of it", "file", m.path, "copy_of", o.path, "from", o.off)
+			f.log.Debug("found the copy of a truncated file; reading the rest of it", "file", m.path, "copy_of", o.path, "from", o.off)
 		}
 	}
 	switch {
@@ -445,7 +446,7 @@ func (f *Follower) settleCopies(now time.Time) error {
 			return fmt.Errorf("checking whether %s is a copy: %w", t.path, err)
 		}
 		if found {
-			f.log.Info("found the copy of a truncated file; reading the rest of it", "file", t.path, "copy_of", o.path, "from", o.off)
+			f.log.Debug("found the copy of a truncated file; reading the rest of it", "file", t.path, "copy_of", o.path, "from", o.off)
 			o.cur.inode = t.ino
 			t.cur, t.readOff, t.copyOf, t.prefixOnly = o.cur, o.off, nil, false
 			if err := f.extend(t); err != nil {
@@ -479,7 +480,7 @@ func (f *Follower) settleCopies(now time.Time) error {
 				return fmt.Errorf("comparing %s with %s: %w", t.path, orig.path, err)
 			}
 		}
-		f.log.Info("file is a copy of a followed file; reading what the original does not have", "file", t.path, "copy_of", orig.path, "from", start)
+		f.log.Debug("file is a copy of a followed file; reading what the original does not have", "file", t.path, "copy_of", orig.path, "from", start)
 		t.copyOf, t.prefixOnly, t.readOff, t.cur.committed = nil, false, start, start
 	}
 	return nil
@@ -538,10 +539,16 @@ func (f *Follower) resolveOrphans(now time.Time) error {
 			}
 		}
 		if t == nil {
+			if o.kind == copied && o.seen >= 0 && o.off >= o.seen {
+				// Read to its end before it was truncated, as far as we
+				// know: nothing to look for.
+				f.log.Debug("truncated file had been read to its end", "file", o.path, "position", o.off)
+				continue
+			}
 			f.log.Warn("content of a followed file not found (deleted, or its copy not found); lines after its position are lost", "file", o.path, "position", o.off)
 			continue
 		}
-		f.log.Info("reading the rest of a rotated file", "file", t.path, "was", o.path, "from", o.off)
+		f.log.Debug("reading the rest of a rotated file", "file", t.path, "was", o.path, "from", o.off)
 		t.rotated, t.changed = true, now
 		f.files = append(f.files, t)
 		f.byIno[t.ino] = t
