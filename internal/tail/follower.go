@@ -187,6 +187,7 @@ type match struct {
 	group int
 	inode uint64
 	size  int64
+	mtime time.Time
 }
 
 // Follower follows the files of its groups. It is not safe for concurrent

@@ -40,7 +40,7 @@ func (f *Follower) scan(now time.Time) error {
 				t.path, t.group = m.path, m.group
 			}
 			t.rotated = false
-			if t.f == nil && m.size != t.size {
+			if t.f == nil && (m.size != t.size || !m.mtime.Equal(t.mtime)) {
 				if err := f.reopen(t, now); err != nil {
 					return err
 				}
@@ -199,7 +199,7 @@ func (f *Follower) listDir(dir string, now time.Time) []match {
 			m := &ds.matches[i]
 			if t := f.byIno[m.inode]; t == nil || t.f == nil {
 				if fi, err := os.Stat(m.path); err == nil {
-					m.inode, m.size = inodeOf(fi), fi.Size()
+					m.inode, m.size, m.mtime = inodeOf(fi), fi.Size(), fi.ModTime()
 				}
 			}
 		}
@@ -218,7 +218,7 @@ func (f *Follower) listDir(dir string, now time.Time) []match {
 			}
 			p := filepath.Join(dir, e.Name())
 			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
-				ms = append(ms, match{path: p, group: gi, inode: inodeOf(fi), size: fi.Size()})
+				ms = append(ms, match{path: p, group: gi, inode: inodeOf(fi), size: fi.Size(), mtime: fi.ModTime()})
 			}
 			break
 		}
