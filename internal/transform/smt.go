@@ -52,9 +52,15 @@ type eventFunc func(flow.Event) (flow.Event, bool, error)
 // recordFunc is an SMT on a decoded key or value.
 type recordFunc func(r record, e flow.Event) (record, error)
 
+// smtSpecs are the specs registerSMT registered, in order; written only by
+// init.
+var smtSpecs []flow.Spec
+
 // registerSMT registers a Connect SMT without $Key/$Value variants.
 func registerSMT(class, summary string, keys []flow.Key, build func(c flow.Config) (eventFunc, error)) {
-	flow.RegisterTransform(flow.Spec{Names: smtNames(class), Summary: summary, Keys: keys}, func(c flow.Config) (flow.Transform, error) {
+	spec := flow.Spec{Kind: flow.KindTransform, Names: smtNames(class), Summary: summary, Keys: keys}
+	smtSpecs = append(smtSpecs, spec)
+	flow.RegisterTransform(spec, func(c flow.Config) (flow.Transform, error) {
 		fn, err := build(c)
 		if err != nil {
 			return nil, err
