@@ -18,6 +18,7 @@ import (
 type recorder struct {
 	mu        sync.Mutex
 	failFirst int
+	limit     int // most batches accepted, then every call is refused (0: no limit)
 	full      bool
 	calls     int
 	batches   [][]flow.Event
@@ -37,7 +38,7 @@ func (r *recorder) Emit(ctx context.Context, batch []flow.Event) error {
 	if r.calls <= r.failFirst {
 		return fmt.Errorf("emit %d: %w", r.calls, errRecorderRefused)
 	}
-	if r.full {
+	if r.full || (r.limit > 0 && len(r.batches) >= r.limit) {
 		return fmt.Errorf("putting %d events: %w", len(batch), flow.ErrChannelFull)
 	}
 	r.batches = append(r.batches, append([]flow.Event(nil), batch...))
