@@ -79,7 +79,7 @@ func NewFileStreamSource(c flow.Config) (*FileStreamSource, error) {
 // waited for.
 func (s *FileStreamSource) Run(ctx context.Context, out flow.Emitter) error {
 	partition := map[string]any{FileStreamPartitionKey: s.file}
-	opts := tail.Options{Groups: []tail.Group{tail.FileGroup(s.file)}, PollInterval: s.PollInterval, IdleTimeout: s.IdleTimeout, Logger: s.cfg.Log()}
+	opts := tail.Options{Groups: []tail.Group{tail.FileGroup(s.file)}, PollInterval: s.PollInterval, IdleTimeout: s.IdleTimeout, CacheListing: true, Logger: s.cfg.Log()}
 	if s.cfg.Offsets != nil {
 		off, err := s.cfg.Offsets.Get(ctx, partition)
 		if err != nil {

@@ -77,6 +77,10 @@ type Options struct {
 	// MaxBatchCount is how many consecutive full batches one file may fill
 	// before the next file is served (0: until it has no more lines).
 	MaxBatchCount int
+	// PollOnly turns off inotify: without it, a Read waiting for lines is
+	// woken by inotify events in the groups' directories and otherwise
+	// every PollInterval; with it, only every PollInterval.
+	PollOnly bool
 	// Logger receives rotation and error notes (nil: discard).
 	Logger *slog.Logger
 }
@@ -207,6 +211,7 @@ type Follower struct {
 	failed  map[string]bool
 	errs    []error
 	closed  bool
+	notify  *notifier // nil: polling only
 }
 
 // New returns a Follower; it opens nothing until the first Read.
@@ -236,6 +241,9 @@ func New(opts Options) (*Follower, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	f := &Follower{opts: opts, log: log, byIno: map[uint64]*file{}, dirs: map[string]*dirState{}, failed: map[string]bool{}}
+	if !opts.PollOnly {
+		f.notify = newNotifier()
+	}
 	for _, p := range opts.Positions {
 		kind := stored
 		if p.Inode == 0 {
@@ -280,6 +288,15 @@ func (f *Follower) Read(ctx context.Context, max int, wait time.Duration) ([]Lin
 		sleep := min(f.opts.PollInterval-now.Sub(f.last), deadline.Sub(now))
 		if sleep <= 0 {
 			sleep = time.Millisecond
+		}
+		if f.notify != nil {
+			if f.notify.wait(ctx, sleep) {
+				f.rescan = true
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
 		}
 		timer := time.NewTimer(sleep)
 		select {
@@ -333,6 +350,10 @@ func (f *Follower) Positions() []Position {
 func (f *Follower) Close() error {
 	f.closed = true
 	var errs []error
+	if f.notify != nil {
+		errs = append(errs, f.notify.close())
+		f.notify = nil
+	}
 	for _, t := range f.files {
 		if t.f != nil {
 			errs = append(errs, t.f.Close())

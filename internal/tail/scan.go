@@ -180,6 +180,9 @@ func (f *Follower) list(now time.Time) []match {
 			continue
 		}
 		done[g.Dir] = true
+		if f.notify != nil {
+			f.notify.watch(g.Dir)
+		}
 		out = append(out, f.listDir(g.Dir, now)...)
 	}
 	return out

@@ -690,3 +690,41 @@ func prevLen(path string) int {
 	}
 	return int(fi.Size())
 }
+
+// With inotify, a waiting Read is woken by the directory's events: lines
+// appended, and a rename rotation, are read long before the (here one
+// hour) poll interval.
+func TestNotifyWakesRead(t *testing.T) {
+	if newNotifier() == nil {
+		t.Skip("no inotify on this system")
+	}
+	path, g := appLog(t)
+	appendFile(t, path, numbered("L", 0, 5))
+	opts := fastOpts(g)
+	opts.PollInterval = time.Hour
+	f := newFollower(t, opts)
+	got := bodies(readN(t, f, 5, 0))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(20 * time.Millisecond)
+		appendFile(t, path, numbered("L", 5, 10))
+		time.Sleep(20 * time.Millisecond)
+		os.Rename(path, path+".1")
+		appendFile(t, path+".1", numbered("L", 10, 12))
+		appendFile(t, path, numbered("L", 12, 20))
+	}()
+	got = append(got, bodies(readN(t, f, 15, 0))...)
+	<-done
+	exactlyOnce(t, got, "L", 20)
+
+	// Polling only: a new file is not seen before the next poll.
+	opts.PollOnly = true
+	f2 := newFollower(t, opts)
+	readN(t, f2, 8, 0) // app.log holds lines 12..19
+	os.Rename(path, path+".2")
+	appendFile(t, path, numbered("L", 20, 21))
+	if lines, _ := f2.Read(context.Background(), 10, 200*time.Millisecond); len(lines) != 0 {
+		t.Fatalf("PollOnly follower read %q from a new file before its poll interval", bodies(lines))
+	}
+}
