@@ -59,7 +59,7 @@ var TaildirSpec = flow.Spec{
 		{Name: TaildirCachePatternMatching, Type: flow.Bool, Default: "true", Doc: "list a directory again only when its modification time changed"},
 		{Name: TaildirBackoffSleepIncrement, Type: flow.Int, Default: "1000", Min: 1, Max: 1 << 31, Doc: "milliseconds added to the wait after each failed put to the channels"},
 		{Name: TaildirMaxBackoffSleep, Type: flow.Int, Default: "5000", Min: 1, Max: 1 << 31, Doc: "longest wait in milliseconds between retries of a failed put"},
-		{Name: TaildirPollInterval, Type: flow.Int, Default: "250", Min: 1, Max: 1 << 31, Doc: "runnel: milliseconds between checks of the directories and files for new data, rotation and truncation"},
+		{Name: TaildirPollInterval, Type: flow.Int, Default: "250", Min: 1, Max: 1 << 31, Doc: "runnel: milliseconds between checks of the directories and files for new data, rotation and truncation (inotify events trigger a check sooner)"},
 		{Name: TaildirMaxLineLength, Type: flow.Int, Default: strconv.Itoa(tail.DefaultMaxLineLength), Min: 1, Max: 1 << 30, Doc: "runnel: longer lines are split into events of this many bytes"},
 	},
 }
