@@ -111,6 +111,8 @@ func TestFromConnectErrors(t *testing.T) {
 		{"bad cast type", smt("Cast$Value", "spec", "a:date"), "transforms.t.spec"},
 		{"bad target type", smt("TimestampConverter$Value", "target.type", "epoch"), "transforms.t.target.type"},
 		{"string target without format", smt("TimestampConverter$Value", "target.type", "string"), "transforms.t.format"},
+		{"nothing to insert", smt("InsertField$Value"), "transforms.t.topic.field"},
+		{"static without value", smt("InsertField$Value", "static.field", "s"), "transforms.t.static.value"},
 		{"bad rename", smt("ReplaceField$Value", "renames", "a"), "transforms.t.renames"},
 		{"header count", smt("HeaderFrom$Value", "fields", "a,b", "headers", "h", "operation", "copy"), "transforms.t.headers"},
 		{"header operation", smt("HeaderFrom$Value", "fields", "a", "headers", "h", "operation", "swap"), "transforms.t.operation"},

@@ -1,12 +1,10 @@
 package transform
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -26,39 +24,74 @@ import (
 // []byte, []any and *Object.
 
 // Object is a JSON object (a Connect struct or map) with its keys in order.
+// Lookups scan the keys; objects with many keys get an index.
 type Object struct {
 	keys []string
-	vals map[string]any
+	vals []any
+	idx  map[string]int // nil until the object has more than indexFrom keys
 }
 
-func newObject() *Object { return &Object{vals: map[string]any{}} }
+const indexFrom = 16
+
+func newObject() *Object { return &Object{} }
+
+func (o *Object) find(k string) int {
+	if o.idx == nil && len(o.keys) > indexFrom {
+		o.idx = make(map[string]int, len(o.keys))
+		for i, kk := range o.keys {
+			o.idx[kk] = i
+		}
+	}
+	if o.idx != nil {
+		if i, ok := o.idx[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, kk := range o.keys {
+		if kk == k {
+			return i
+		}
+	}
+	return -1
+}
 
 // Get returns the value of k.
 func (o *Object) Get(k string) (any, bool) {
-	v, ok := o.vals[k]
-	return v, ok
+	if i := o.find(k); i >= 0 {
+		return o.vals[i], true
+	}
+	return nil, false
+}
+
+// get returns the value of k, nil when absent.
+func (o *Object) get(k string) any {
+	v, _ := o.Get(k)
+	return v
 }
 
 // Set sets k to v, appending k when it is new.
 func (o *Object) Set(k string, v any) {
-	if _, ok := o.vals[k]; !ok {
-		o.keys = append(o.keys, k)
+	if i := o.find(k); i >= 0 {
+		o.vals[i] = v
+		return
 	}
-	o.vals[k] = v
+	o.keys = append(o.keys, k)
+	o.vals = append(o.vals, v)
+	if o.idx != nil {
+		o.idx[k] = len(o.keys) - 1
+	}
 }
 
 // Delete removes k.
 func (o *Object) Delete(k string) {
-	if _, ok := o.vals[k]; !ok {
+	i := o.find(k)
+	if i < 0 {
 		return
 	}
-	delete(o.vals, k)
-	for i, kk := range o.keys {
-		if kk == k {
-			o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
-			break
-		}
-	}
+	o.keys = append(o.keys[:i:i], o.keys[i+1:]...)
+	o.vals = append(o.vals[:i:i], o.vals[i+1:]...)
+	o.idx = nil
 }
 
 // Keys returns the keys in order.
@@ -127,14 +160,14 @@ func parseSchema(v any) (*Schema, error) {
 	if !ok {
 		return nil, errors.New(`schema must name its "type"`)
 	}
-	if b, ok := o.vals["optional"].(bool); ok {
+	if b, ok := o.get("optional").(bool); ok {
 		s.Optional = b
 	}
-	s.Name, _ = o.vals["name"].(string)
-	s.Doc, _ = o.vals["doc"].(string)
-	s.Version, _ = o.vals["version"].(json.Number)
-	s.Parameters, _ = o.vals["parameters"].(*Object)
-	s.Default, s.HasDefault = o.vals["default"]
+	s.Name, _ = o.get("name").(string)
+	s.Doc, _ = o.get("doc").(string)
+	s.Version, _ = o.get("version").(json.Number)
+	s.Parameters, _ = o.get("parameters").(*Object)
+	s.Default, s.HasDefault = o.Get("default")
 	if s.Default == nil {
 		s.HasDefault = false
 	}
@@ -142,18 +175,18 @@ func parseSchema(v any) (*Schema, error) {
 	switch {
 	case primitiveTypes[s.Type]:
 	case s.Type == "array":
-		if s.Items, err = parseSchema(o.vals["items"]); err != nil {
+		if s.Items, err = parseSchema(o.get("items")); err != nil {
 			return nil, fmt.Errorf("array items: %w", err)
 		}
 	case s.Type == "map":
-		if s.Keys, err = parseSchema(o.vals["keys"]); err != nil {
+		if s.Keys, err = parseSchema(o.get("keys")); err != nil {
 			return nil, fmt.Errorf("map keys: %w", err)
 		}
-		if s.Values, err = parseSchema(o.vals["values"]); err != nil {
+		if s.Values, err = parseSchema(o.get("values")); err != nil {
 			return nil, fmt.Errorf("map values: %w", err)
 		}
 	case s.Type == "struct":
-		fields, ok := o.vals["fields"].([]any)
+		fields, ok := o.get("fields").([]any)
 		if !ok {
 			return nil, errors.New(`struct schema has no "fields" array`)
 		}
@@ -162,7 +195,7 @@ func parseSchema(v any) (*Schema, error) {
 			if err != nil {
 				return nil, fmt.Errorf("field %d: %w", i, err)
 			}
-			name, ok := f.(*Object).vals["field"].(string)
+			name, ok := f.(*Object).get("field").(string)
 			if !ok {
 				return nil, fmt.Errorf(`field %d has no "field" name`, i)
 			}
@@ -266,63 +299,6 @@ func (r record) encode() []byte {
 	return appendJSON(nil, r.value)
 }
 
-// parseJSON reads one JSON value, keeping object key order and numbers as
-// written.
-func parseJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	v, err := parseValue(d)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func parseValue(d *json.Decoder) (any, error) {
-	t, err := d.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := t.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := newObject()
-			for d.More() {
-				kt, err := d.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := parseValue(d)
-				if err != nil {
-					return nil, err
-				}
-				o.Set(k, v)
-			}
-			_, err := d.Token()
-			return o, err
-		case '[':
-			a := []any{}
-			for d.More() {
-				v, err := parseValue(d)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			_, err := d.Token()
-			return a, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	default:
-		return t, nil
-	}
-}
-
 // appendJSON writes v as Jackson would: doubles in Java's notation, bytes
 // as base64, non-ASCII text unescaped.
 func appendJSON(b []byte, v any) []byte {
@@ -360,7 +336,7 @@ func appendJSON(b []byte, v any) []byte {
 			}
 			b = appendString(b, k)
 			b = append(b, ':')
-			b = appendJSON(b, v.vals[k])
+			b = appendJSON(b, v.vals[i])
 		}
 		return append(b, '}')
 	}

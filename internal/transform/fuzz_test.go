@@ -2,6 +2,8 @@ package transform
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"testing"
 
 	"github.com/runnel/runnel/internal/flow"
@@ -65,6 +67,55 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		for _, c := range chains {
 			c.Apply(flow.Event{Topic: "t", Body: b, Key: b, Headers: hdr("h", "1")})
+		}
+	})
+}
+
+// plain converts parseJSON's result to what encoding/json (UseNumber)
+// decodes into, for comparison.
+func plain(v any) any {
+	switch v := v.(type) {
+	case *Object:
+		m := map[string]any{}
+		for _, k := range v.Keys() {
+			x, _ := v.Get(k)
+			m[k] = plain(x)
+		}
+		return m
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = plain(x)
+		}
+		return out
+	}
+	return v
+}
+
+// FuzzParseJSON checks the hand-written JSON reader against encoding/json:
+// it accepts exactly what json.Valid accepts and reads the same values.
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{
+		person, `{"a":1,"a":2}`, `[1,-0.5e+3,"\u00e9\ud83d\ude00\ud800x\u0041",true,false,null,{}]`, `"\xff"`, `01`, `1.`, `-`, ` [ ] `, `{"a" 1}`, `"\u12"`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseJSON(b)
+		if valid := json.Valid(b); valid != (err == nil) {
+			t.Fatalf("json.Valid = %v but parseJSON error = %v for %q", valid, err, b)
+		}
+		if err != nil {
+			return
+		}
+		d := json.NewDecoder(bytes.NewReader(b))
+		d.UseNumber()
+		var want any
+		if err := d.Decode(&want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(plain(got), want) {
+			t.Fatalf("parseJSON(%q) = %#v, encoding/json reads %#v", b, plain(got), want)
 		}
 	})
 }

@@ -51,7 +51,14 @@ func newInsertField(c flow.Config, s side) (eventFunc, error) {
 	offset := parseInsertSpec(c.String(InsertFieldOffset))
 	ts := parseInsertSpec(c.String(InsertFieldTimestamp))
 	static := parseInsertSpec(c.String(InsertFieldStaticField))
-	staticValue := c.String(InsertFieldStaticValue)
+	staticValue, hasStatic := c.Raw(InsertFieldStaticValue)
+	if topic == nil && partition == nil && offset == nil && ts == nil && static == nil {
+		return nil, keyErr(InsertFieldTopic, "", "no field insertion configured", "set at least one of %s, %s, %s, %s, %s",
+			InsertFieldTopic, InsertFieldPartition, InsertFieldOffset, InsertFieldTimestamp, InsertFieldStaticField)
+	}
+	if static != nil && !hasStatic {
+		return nil, keyErr(InsertFieldStaticValue, "", "no value given for static field "+static.name, "set %s", InsertFieldStaticValue)
+	}
 	const purpose = "field insertion"
 	return onRecord(s, func(r record, e flow.Event) (record, error) {
 		o, err := requireStruct(r, purpose)
@@ -95,22 +102,20 @@ func newInsertField(c flow.Config, s side) (eventFunc, error) {
 			ns := r.schema.basics("struct")
 			ns.Fields = append([]Field(nil), r.schema.Fields...)
 			for _, in := range list {
-				if ns.Field(in.spec.name) != nil {
-					return r, fmt.Errorf("cannot insert field %q: the schema already has a field of that name", in.spec.name)
-				}
 				if in.value == nil && !in.spec.optional {
 					return r, fmt.Errorf("cannot insert required field %q: the record has no value for it", in.spec.name)
 				}
 				fs := *in.schema
 				fs.Optional = in.spec.optional
-				ns.Fields = append(ns.Fields, Field{Name: in.spec.name, Schema: &fs})
+				if f := ns.Field(in.spec.name); f != nil {
+					f.Schema = &fs // an existing field is replaced in place, as Kafka 3.8+ does
+				} else {
+					ns.Fields = append(ns.Fields, Field{Name: in.spec.name, Schema: &fs})
+				}
 			}
 			r.schema = ns
 		}
 		for _, in := range list {
-			if in.value == nil && r.schema == nil {
-				continue // Kafka puts only present values into a map
-			}
 			out.Set(in.spec.name, in.value)
 		}
 		r.value = out

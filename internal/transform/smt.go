@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/runnel/runnel/internal/flow"
@@ -103,9 +105,9 @@ func listKey(c flow.Config, key string) []string { return splitConnectList(c.Str
 
 // copyObject returns a shallow copy of o.
 func copyObject(o *Object) *Object {
-	n := newObject()
-	for _, k := range o.keys {
-		n.Set(k, o.vals[k])
+	n := &Object{keys: slices.Clone(o.keys), vals: slices.Clone(o.vals)}
+	if o.idx != nil {
+		n.idx = maps.Clone(o.idx)
 	}
 	return n
 }
