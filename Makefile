@@ -1,10 +1,12 @@
 # Runnel build, test and CI entry points. `make test` is what CI runs (.ci/run).
 #
 #   make build        build bin/runnel
-#   make test         verify-fmt, vet, go test -race ./..., then the interop suite
-#   make unit         go test -race ./... only (no third-party tools needed)
+#   make test         verify-fmt, vet, deps, go test -race ./... with the tools
+#                     present (tests needing them fail instead of skipping),
+#                     then the interop suite
+#   make unit         go test -race ./... only (tests needing tools skip)
 #   make interop      the interop suite against the real binary (runs `make deps`)
-#   make deps         install kcat, kafkajs and the Kafka jars (idempotent)
+#   make deps         install kcat, kafkajs, the Kafka and Hadoop jars (idempotent)
 #   make lint         verify-fmt + vet
 #   make fmt          alias for fix-fmt
 #   make bench        benchmarks, once each, no unit tests
@@ -20,7 +22,7 @@ TEST_FLAGS ?=
 INTEROP_TIMEOUT ?= 20m
 BENCHTIME ?= 1x
 
-.PHONY: all build test unit interop deps deps-kcat deps-node deps-java lint fmt \
+.PHONY: all build test unit unit-tools interop deps deps-kcat deps-node deps-java deps-hadoop lint fmt \
 	verify-fmt fix-fmt verify-vet verify-mod fix-mod bench clean
 
 all: build
@@ -28,16 +30,23 @@ all: build
 build:
 	$(GO) build -o bin/runnel ./cmd/runnel
 
-test: verify-fmt verify-vet unit interop
+# Environment that makes unit tests use (and require) the tools `make deps`
+# installs.
+TOOLS_ENV = RUNNEL_HADOOP_JARS=$(CURDIR)/.deps/hadoop-jars
+
+test: verify-fmt verify-vet deps unit-tools interop
 
 unit:
 	$(GO) test -race $(TEST_FLAGS) $(UNIT_PKGS)
+
+unit-tools: deps
+	$(TOOLS_ENV) $(GO) test -race $(TEST_FLAGS) $(UNIT_PKGS)
 
 # The interop suite fails (instead of skipping) when a tool is missing.
 interop: deps
 	RUNNEL_INTEROP=1 $(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) $(TEST_FLAGS) ./test/interop/...
 
-deps: deps-kcat deps-node deps-java
+deps: deps-kcat deps-node deps-java deps-hadoop
 
 deps-kcat:
 	scripts/install-kcat.sh
@@ -47,6 +56,9 @@ deps-node:
 
 deps-java:
 	scripts/install-kafka-jars.sh
+
+deps-hadoop:
+	scripts/install-hadoop-jars.sh
 
 lint: verify-fmt verify-vet
 
