@@ -1,10 +1,9 @@
 package transform
 
 import (
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"strconv"
+	"strings"
 
 	"github.com/runnel/runnel/internal/flow"
 )
@@ -50,8 +49,8 @@ func newMaskField(c flow.Config, s side) (eventFunc, error) {
 					continue
 				}
 				typ = f.Schema.Type
-				if f.Schema.Name != "" {
-					typ = f.Schema.Name
+				if strings.HasPrefix(f.Schema.Name, "org.apache.kafka.connect.data.") {
+					typ = f.Schema.Name // a logical type
 				}
 			}
 			m, err := mask(typ, repl, hasRepl)
@@ -80,11 +79,10 @@ func mask(typ, repl string, hasRepl bool) (any, error) {
 			return "", nil
 		case "array":
 			return []any{}, nil
-		case "map", "struct":
-			if typ == "struct" {
-				return nil, fmt.Errorf("cannot mask a value of type %s", typ)
-			}
+		case "map":
 			return newObject(), nil
+		case logicalDecimal:
+			return []byte{0}, nil // unscaled value 0
 		}
 		return nil, fmt.Errorf("cannot mask a value of type %s", typ)
 	}
@@ -99,10 +97,11 @@ func mask(typ, repl string, hasRepl bool) (any, error) {
 		}
 		return n, nil
 	case "float32", "float64":
-		if _, ok := new(big.Float).SetString(repl); !ok {
-			return nil, fmt.Errorf("cannot use replacement %q for a %s value: not a number", repl, typ)
+		v, err := castString(repl, typ)
+		if err != nil {
+			return nil, fmt.Errorf("cannot use replacement %q for a %s value: %w", repl, typ, err)
 		}
-		return json.Number(repl), nil
+		return v, nil
 	}
 	return nil, fmt.Errorf("cannot mask a value of type %s with a custom replacement", typ)
 }

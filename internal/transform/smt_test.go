@@ -89,8 +89,9 @@ func TestSMTs(t *testing.T) {
 		// MaskField
 		{name: "MaskField schemaless", props: smt("MaskField$Value", "fields", "s,i,f,b,a,m,n"),
 			in: testEvent(`{"s":"x","i":5,"f":1.5,"b":true,"a":[1],"m":{"k":1},"n":null,"keep":"y"}`), body: `{"s":"","i":0,"f":0.0,"b":false,"a":[],"m":{},"n":null,"keep":"y"}`},
-		{name: "MaskField replacement", props: smt("MaskField$Value", "fields", "s,i", "replacement", "9"),
-			in: testEvent(`{"s":"secret","i":5}`), body: `{"s":"9","i":9}`},
+		{name: "MaskField replacement", props: smt("MaskField$Value", "fields", "s,i,f", "replacement", "9"),
+			in: testEvent(`{"s":"secret","i":5,"f":2.5}`), body: `{"s":"9","i":9,"f":9.0}`},
+		{name: "MaskField struct", props: smt("MaskField$Value", "fields", "address"), in: testEvent(person), err: "cannot mask a value of type struct"},
 		{name: "MaskField replacement boolean", props: smt("MaskField$Value", "fields", "b", "replacement", "x"),
 			in: testEvent(`{"b":true}`), err: "cannot mask a value of type boolean with a custom replacement"},
 		{name: "MaskField envelope", props: smt("MaskField$Value", "fields", "id,name"), in: testEvent(person), golden: true},
