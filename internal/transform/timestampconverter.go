@@ -153,9 +153,11 @@ func (tc *tsConverter) convert(s *Schema, v any) (any, *Schema, error) {
 	case "string":
 		out = t.Format(tc.layout)
 	case "unix":
-		out = t.UnixNano() / int64(tc.unit)
-		if tc.unit > time.Millisecond {
-			out = t.UnixMilli() / int64(tc.unit/time.Millisecond)
+		// Kafka goes through java.util.Date: millisecond precision.
+		if ms := t.UnixMilli(); tc.unit >= time.Millisecond {
+			out = ms / int64(tc.unit/time.Millisecond)
+		} else {
+			out = ms * int64(time.Millisecond/tc.unit)
 		}
 	case "Date":
 		day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
@@ -223,10 +225,10 @@ func (tc *tsConverter) read(s *Schema, v any) (time.Time, error) {
 	}
 	switch kind {
 	case "unix":
-		if tc.unit > time.Millisecond {
+		if tc.unit >= time.Millisecond {
 			return time.UnixMilli(n * int64(tc.unit/time.Millisecond)), nil
 		}
-		return time.UnixMilli(n * int64(tc.unit) / int64(time.Millisecond)), nil
+		return time.UnixMilli(n / int64(time.Millisecond/tc.unit)), nil
 	case "Date":
 		return time.Unix(n*86400, 0), nil
 	}
