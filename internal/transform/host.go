@@ -70,8 +70,5 @@ func (h *Host) Apply(e flow.Event) (flow.Event, bool) {
 	if h.Value == "" {
 		return e, true
 	}
-	if _, ok := e.Headers[h.Header]; ok && h.PreserveExisting {
-		return e, true
-	}
-	return e.WithHeader(h.Header, h.Value), true
+	return setHeader(e, h.Header, h.PreserveExisting, func() string { return h.Value }), true
 }

@@ -145,7 +145,7 @@ func TestSMTs(t *testing.T) {
 		{name: "TimestampConverter micros to Time", props: smt("TimestampConverter$Value", "field", "t", "target.type", "Time", "unix.precision", "microseconds"),
 			in: testEvent(`{"t":1706704496789123}`), body: `{"t":45296789}`},
 		{name: "TimestampConverter to nanos", props: smt("TimestampConverter$Value", "target.type", "unix", "unix.precision", "nanoseconds"),
-			in: testEvent(envelope(`{"type":"int64","optional":true,"name":"org.apache.kafka.connect.data.Timestamp","version":1}`, `1706704496789`)),
+			in:   testEvent(envelope(`{"type":"int64","optional":true,"name":"org.apache.kafka.connect.data.Timestamp","version":1}`, `1706704496789`)),
 			body: envelope(`{"type":"int64","optional":true}`, `1706704496789000000`)},
 		{name: "Cast whole envelope", props: smt("Cast$Value", "spec", "string"),
 			in: testEvent(envelope(`{"type":"int32","optional":false,"default":5}`, `42`)), body: envelope(`{"type":"string","optional":false,"default":"5"}`, `"42"`)},

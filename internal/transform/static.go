@@ -34,8 +34,5 @@ type Static struct {
 
 // Apply implements flow.Transform.
 func (s *Static) Apply(e flow.Event) (flow.Event, bool) {
-	if _, ok := e.Headers[s.Key]; ok && s.PreserveExisting {
-		return e, true
-	}
-	return e.WithHeader(s.Key, s.Value), true
+	return setHeader(e, s.Key, s.PreserveExisting, func() string { return s.Value }), true
 }

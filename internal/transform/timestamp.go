@@ -38,8 +38,5 @@ type Timestamp struct {
 
 // Apply implements flow.Transform.
 func (t *Timestamp) Apply(e flow.Event) (flow.Event, bool) {
-	if _, ok := e.Headers[t.Header]; ok && t.PreserveExisting {
-		return e, true
-	}
-	return e.WithHeader(t.Header, strconv.FormatInt(t.Now().UnixMilli(), 10)), true
+	return setHeader(e, t.Header, t.PreserveExisting, func() string { return strconv.FormatInt(t.Now().UnixMilli(), 10) }), true
 }

@@ -85,6 +85,15 @@ func withoutHeaders(e flow.Event, drop func(k string) bool) flow.Event {
 	return e
 }
 
+// setHeader sets header k to value() unless preserve is set and e already
+// has k (Flume's preserveExisting).
+func setHeader(e flow.Event, k string, preserve bool, value func() string) flow.Event {
+	if _, ok := e.Headers[k]; ok && preserve {
+		return e
+	}
+	return e.WithHeader(k, value())
+}
+
 // keyErr is a *flow.KeyError for key.
 func keyErr(key, value, problem, fix string, args ...any) error {
 	return &flow.KeyError{Key: key, Value: value, Problem: problem, Fix: fmt.Sprintf(fix, args...)}

@@ -40,10 +40,7 @@ type UUID struct {
 
 // Apply implements flow.Transform.
 func (u *UUID) Apply(e flow.Event) (flow.Event, bool) {
-	if _, ok := e.Headers[u.Header]; ok && u.PreserveExisting {
-		return e, true
-	}
-	return e.WithHeader(u.Header, u.Prefix+newUUID()), true
+	return setHeader(e, u.Header, u.PreserveExisting, func() string { return u.Prefix + newUUID() }), true
 }
 
 // newUUID returns a random RFC 9562 version 4 UUID in its 36-character form.
