@@ -113,3 +113,31 @@ a1.sinks.k1.sink.serializer = header_and_text
 		t.Fatalf("file_roll output\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestAgentInterceptorConfigError: a bad interceptor key is refused before
+// anything starts, naming the file, line and full key.
+func TestAgentInterceptorConfigError(t *testing.T) {
+	conf := `a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = netcat
+a1.sources.r1.bind = 127.0.0.1
+a1.sources.r1.port = 0
+a1.sources.r1.channels = c1
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = regex_filter
+a1.sources.r1.interceptors.i1.regex = (?!lookahead)
+a1.channels.c1.type = memory
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+`
+	_, err := agent.LoadBytes("flume.conf", []byte(conf), "a1", nil)
+	if err == nil {
+		t.Fatal("an interceptor regex Go cannot run was accepted")
+	}
+	for _, want := range []string{"flume.conf:10", "a1.sources.r1.interceptors.i1.regex", "RE2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+}
