@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel/runnel/internal/seqfile"
 	"github.com/runnel/runnel/internal/testutil"
 )
 
@@ -537,5 +539,148 @@ a1.sinks.k1.channel = c1
 	}
 	if len(got) != 1600 {
 		t.Errorf("%d lines delivered, want 1600", len(got))
+	}
+}
+
+// The classic log-directory config: spooldir (fileHeader) and a timestamp
+// interceptor → memory → hdfs with hdfs.path .../flume/%y-%m-%d/%H%M/%S,
+// filePrefix events-, round down to 10 minutes. Two sinks write the same
+// events: SequenceFile (the default) and DataStream. Every line of the
+// dropped files lands once in each, under the 10-minute bucket directory,
+// and the spooled files are renamed .COMPLETED.
+func TestAgentSpooldirToHDFS(t *testing.T) {
+	dir := t.TempDir()
+	spool, seqRoot, textRoot := filepath.Join(dir, "spool"), filepath.Join(dir, "seq"), filepath.Join(dir, "text")
+	if err := os.Mkdir(spool, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for f := 0; f < 3; f++ {
+		ls := lines(fmt.Sprintf("file%d", f), 0, 300)
+		want = append(want, ls...)
+		tmp := filepath.Join(dir, fmt.Sprintf("app-%d.log", f))
+		if err := os.WriteFile(tmp, []byte(strings.Join(ls, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Files appear in the spool directory whole, by rename.
+		if err := os.Rename(tmp, filepath.Join(spool, filepath.Base(tmp))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hdfs := func(k, root, extra string) string {
+		return fmt.Sprintf(`a1.sinks.%[1]s.type = hdfs
+a1.sinks.%[1]s.hdfs.path = %[2]s/flume/%%y-%%m-%%d/%%H%%M/%%S
+a1.sinks.%[1]s.hdfs.filePrefix = events-
+a1.sinks.%[1]s.hdfs.round = true
+a1.sinks.%[1]s.hdfs.roundValue = 10
+a1.sinks.%[1]s.hdfs.roundUnit = minute
+a1.sinks.%[1]s.hdfs.rollCount = 0
+a1.sinks.%[1]s.hdfs.rollSize = 0
+a1.sinks.%[1]s.hdfs.rollInterval = 0
+%[3]s`, k, root, extra)
+	}
+	before := time.Now()
+	a := startAgent(t, `a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = `+spool+`
+a1.sources.r1.fileHeader = true
+a1.sources.r1.pollDelay = 50
+a1.sources.r1.interceptors = i1
+a1.sources.r1.interceptors.i1.type = timestamp
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 10000
+a1.channels.c2.type = memory
+a1.channels.c2.capacity = 10000
+`+hdfs("k1", seqRoot, "a1.sinks.k1.channel = c1\n")+hdfs("k2", textRoot, "a1.sinks.k2.hdfs.fileType = DataStream\na1.sinks.k2.channel = c2\n"))
+	a.waitCounter("SINK.k1", "EventDrainSuccessCount", int64(len(want)), 30*time.Second)
+	a.waitCounter("SINK.k2", "EventDrainSuccessCount", int64(len(want)), 30*time.Second)
+	after := time.Now()
+	a.stop() // closes the open files (.tmp renamed)
+
+	for f := 0; f < 3; f++ {
+		if _, err := os.Stat(filepath.Join(spool, fmt.Sprintf("app-%d.log.COMPLETED", f))); err != nil {
+			t.Errorf("spooled file not renamed .COMPLETED: %v", err)
+		}
+	}
+	// The bucket of every event is its ingestion time rounded down to 10
+	// minutes; the test ran within at most two buckets.
+	bucket := func(tm time.Time) string {
+		tm = tm.Truncate(time.Minute)
+		tm = tm.Add(-time.Duration(tm.Minute()%10) * time.Minute)
+		return tm.Format("06-01-02/1504/05")
+	}
+	okBucket := map[string]bool{bucket(before): true, bucket(after): true}
+	read := func(root string, decode func(t *testing.T, path string) []string) []string {
+		var got []string
+		err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(filepath.Join(root, "flume"), filepath.Dir(path))
+			if !okBucket[rel] {
+				t.Errorf("%s is not under a 10-minute bucket (%v)", path, okBucket)
+			}
+			if !strings.HasPrefix(d.Name(), "events-.") || strings.HasSuffix(d.Name(), ".tmp") {
+				t.Errorf("file name %s: want events-.<counter>, closed", d.Name())
+			}
+			got = append(got, decode(t, path)...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	seqLines := read(seqRoot, func(t *testing.T, path string) []string {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := seqfile.NewReader(f)
+		if err != nil {
+			t.Fatalf("%s is not a SequenceFile: %v", path, err)
+		}
+		var out []string
+		for {
+			k, v, err := r.Next()
+			if err == io.EOF {
+				return out
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			ts, err1 := seqfile.Long(k)
+			body, err2 := seqfile.Bytes(v)
+			if err1 != nil || err2 != nil || ts < before.UnixMilli() || ts > after.UnixMilli() {
+				t.Fatalf("%s: record key %d (%v), value %v", path, ts, err1, err2)
+			}
+			out = append(out, string(body))
+		}
+	})
+	textLines := read(textRoot, func(t *testing.T, path string) []string {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	})
+	for name, got := range map[string][]string{"SequenceFile": seqLines, "DataStream": textLines} {
+		seen := map[string]int{}
+		for _, l := range got {
+			seen[l]++
+		}
+		for _, l := range want {
+			if seen[l] != 1 {
+				t.Errorf("%s: line %s delivered %d times", name, l, seen[l])
+				break
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("%s: %d lines, want %d", name, len(got), len(want))
+		}
 	}
 }
