@@ -163,3 +163,66 @@ func benchLog() *slog.Logger {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
+
+// spooldir → file channel (memory when asked) → hdfs (DataStream), 100-byte
+// lines in files of 10,000 lines dropped in the spool directory.
+func benchSpoolHDFS(b *testing.B, channelConf string) {
+	if _, ok := flow.Lookup(flow.KindSource, "spooldir"); !ok {
+		b.Skip("no spooldir source registered")
+	}
+	dir := b.TempDir()
+	spool, out := filepath.Join(dir, "spool"), filepath.Join(dir, "out")
+	if err := os.Mkdir(spool, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	a := benchAgent(b, fmt.Sprintf(`a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = spooldir
+a1.sources.r1.spoolDir = %s
+a1.sources.r1.deletePolicy = immediate
+a1.sources.r1.pollDelay = 10
+a1.sources.r1.batchSize = 1000
+a1.sources.r1.channels = c1
+%s
+a1.sinks.k1.type = hdfs
+a1.sinks.k1.hdfs.path = %s
+a1.sinks.k1.hdfs.fileType = DataStream
+a1.sinks.k1.hdfs.batchSize = 1000
+a1.sinks.k1.hdfs.rollCount = 0
+a1.sinks.k1.hdfs.rollInterval = 0
+a1.sinks.k1.hdfs.rollSize = 134217728
+a1.sinks.k1.channel = c1
+`, spool, strings.ReplaceAll(channelConf, "DIR", dir), out))
+	file := []byte(strings.Repeat(string(line100)+"\n", 10000))
+	b.SetBytes(100)
+	b.ResetTimer()
+	for sent, i := 0, 0; sent < b.N; sent, i = sent+10000, i+1 {
+		n := min(10000, b.N-sent)
+		tmp := filepath.Join(dir, fmt.Sprintf("f%06d.log", i))
+		if err := os.WriteFile(tmp, file[:n*100], 0o644); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(spool, filepath.Base(tmp))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	waitDrain(b, a, "k1", int64(b.N))
+}
+
+func BenchmarkSpooldirFileHDFS(b *testing.B) {
+	if _, ok := flow.Lookup(flow.KindChannel, "file"); !ok {
+		b.Skip("no file channel registered")
+	}
+	benchSpoolHDFS(b, `a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = DIR/checkpoint
+a1.channels.c1.dataDirs = DIR/data
+a1.channels.c1.capacity = 100000
+a1.channels.c1.transactionCapacity = 1000`)
+}
+
+func BenchmarkSpooldirMemoryHDFS(b *testing.B) {
+	benchSpoolHDFS(b, `a1.channels.c1.type = memory
+a1.channels.c1.capacity = 100000
+a1.channels.c1.transactionCapacity = 1000`)
+}
