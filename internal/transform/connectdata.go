@@ -272,8 +272,47 @@ func decodeRecord(b []byte) (record, error) {
 		if r.schema, err = parseSchema(sv); err != nil {
 			return record{}, fmt.Errorf("reading the schema of a JsonConverter envelope: %w", err)
 		}
+		r.value = withDefaults(r.schema, r.value)
 	}
 	return r, nil
+}
+
+// withDefaults replaces null values that have a schema default by the
+// default, as JsonConverter does when it reads (replace.null.with.default,
+// true by default). Struct fields absent from the payload count as null.
+func withDefaults(s *Schema, v any) any {
+	if v == nil {
+		if s.HasDefault {
+			return s.Default
+		}
+		return nil
+	}
+	switch s.Type {
+	case "struct":
+		o, ok := v.(*Object)
+		if !ok {
+			return v
+		}
+		for _, f := range s.Fields {
+			fv, present := o.Get(f.Name)
+			if nv := withDefaults(f.Schema, fv); nv != nil || present {
+				o.Set(f.Name, nv)
+			}
+		}
+	case "array":
+		if a, ok := v.([]any); ok {
+			for i := range a {
+				a[i] = withDefaults(s.Items, a[i])
+			}
+		}
+	case "map":
+		if o, ok := v.(*Object); ok {
+			for i := range o.vals {
+				o.vals[i] = withDefaults(s.Values, o.vals[i])
+			}
+		}
+	}
+	return v
 }
 
 // encode writes r back; see the top of this file.
