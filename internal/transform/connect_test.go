@@ -167,3 +167,30 @@ func TestJavaFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaDocsExample runs the transforms example of Kafka's Connect
+// documentation (a file source line hoisted into a struct, then a static
+// field inserted) with and without JsonConverter schemas.
+func TestKafkaDocsExample(t *testing.T) {
+	props := map[string]string{
+		"transforms":                           "MakeMap, InsertSource",
+		"transforms.MakeMap.type":              "org.apache.kafka.connect.transforms.HoistField$Value",
+		"transforms.MakeMap.field":             "line",
+		"transforms.InsertSource.type":         "org.apache.kafka.connect.transforms.InsertField$Value",
+		"transforms.InsertSource.static.field": "data_source",
+		"transforms.InsertSource.static.value": "test-file-source",
+	}
+	chain, warnings, err := FromConnect(props)
+	if err != nil || len(warnings) > 0 {
+		t.Fatal(err, warnings)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"foo", `{"line":"foo","data_source":"test-file-source"}`},
+		{string(StringEnvelope([]byte("foo"))), `{"schema":{"type":"struct","fields":[{"type":"string","optional":false,"field":"line"},{"type":"string","optional":true,"field":"data_source"}],"optional":false},"payload":{"line":"foo","data_source":"test-file-source"}}`},
+	} {
+		out, keep, err := chain.Apply(flow.Event{Topic: "connect-test", Body: []byte(tc.in)})
+		if err != nil || !keep || string(out.Body) != tc.want {
+			t.Errorf("%s → %s (%v, %v), want %s", tc.in, out.Body, keep, err, tc.want)
+		}
+	}
+}

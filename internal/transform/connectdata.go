@@ -497,3 +497,12 @@ func requireStruct(r record, purpose string) (*Object, error) {
 	}
 	return o, nil
 }
+
+// StringEnvelope returns s as JsonConverter (schemas.enable=true) writes a
+// value with Connect's STRING schema, e.g. a FileStreamSource line:
+// {"schema":{"type":"string","optional":false},"payload":"..."}. The
+// Connect worker wraps values with it before transforms when its converter
+// has schemas enabled, so that SMTs keep a schema as Kafka's do.
+func StringEnvelope(s []byte) []byte {
+	return record{schema: &Schema{Type: "string"}, value: string(s), envelope: true}.encode()
+}
