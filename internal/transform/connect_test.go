@@ -2,6 +2,7 @@ package transform
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -192,5 +193,34 @@ func TestKafkaDocsExample(t *testing.T) {
 		if err != nil || !keep || string(out.Body) != tc.want {
 			t.Errorf("%s → %s (%v, %v), want %s", tc.in, out.Body, keep, err, tc.want)
 		}
+	}
+}
+
+// TestFailureLogIsRateLimited: a transform failing on every event logs the
+// first failure, then at most one line per failureLogEvery, and counts all.
+func TestFailureLogIsRateLimited(t *testing.T) {
+	var buf strings.Builder // one goroutine logs
+	reg, _ := flow.Lookup(flow.KindTransform, "InsertField$Value")
+	cfg, _, err := reg.Spec.Validate("t", map[string]string{"topic.field": "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	cfg.Counters = flow.NewCounters()
+	v, err := reg.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := v.(flow.Transform)
+	for range 100 {
+		if out, keep := tr.Apply(flow.Event{Body: []byte("text")}); !keep || string(out.Body) != "text" {
+			t.Fatal("a failing transform must pass the event on unchanged")
+		}
+	}
+	if n := strings.Count(buf.String(), "transform failed"); n != 1 {
+		t.Errorf("%d log lines for 100 failures, want 1:\n%s", n, buf.String())
+	}
+	if got := cfg.Counters.Snapshot()[FailedCounter]; got != 100 {
+		t.Errorf("%s = %d, want 100", FailedCounter, got)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"sync"
+	"time"
 
 	"github.com/runnel/runnel/internal/flow"
 )
@@ -36,12 +38,20 @@ func Apply(t flow.Transform, e flow.Event) (flow.Event, bool, error) {
 // passes an event on unchanged because the transform failed.
 const FailedCounter = "TransformFailedCount"
 
+// failureLogEvery is how often Apply logs failures after the first one; the
+// ones in between are only counted.
+const failureLogEvery = time.Minute
+
 // fallible adapts a function that can fail to Fallible.
 type fallible struct {
 	name     string // the type name, for logs
 	fn       func(flow.Event) (flow.Event, bool, error)
 	log      *slog.Logger
 	counters *flow.Counters
+
+	mu         sync.Mutex
+	lastLog    time.Time // guarded by mu
+	suppressed int64     // failures not logged since lastLog; guarded by mu
 }
 
 func newFallible(c flow.Config, fn func(flow.Event) (flow.Event, bool, error)) *fallible {
@@ -60,10 +70,27 @@ func (f *fallible) Apply(e flow.Event) (flow.Event, bool) {
 	out, keep, err := f.fn(e)
 	if err != nil {
 		f.counters.Add(FailedCounter, 1)
-		f.log.Warn("transform failed; event passed on unchanged", "transform", f.name, "err", err)
+		f.logFailure(err)
 		return e, true
 	}
 	return out, keep
+}
+
+// logFailure logs err, at most once per failureLogEvery with the number of
+// failures not logged in between, so a transform failing on every event
+// does not flood the log. It takes f.mu.
+func (f *fallible) logFailure(err error) {
+	f.mu.Lock()
+	now := time.Now()
+	if !f.lastLog.IsZero() && now.Sub(f.lastLog) < failureLogEvery {
+		f.suppressed++
+		f.mu.Unlock()
+		return
+	}
+	n := f.suppressed
+	f.lastLog, f.suppressed = now, 0
+	f.mu.Unlock()
+	f.log.Warn("transform failed; event passed on unchanged", "transform", f.name, "err", err, "failures_not_logged", n)
 }
 
 // withoutHeaders returns e with the named headers removed; the header map is
