@@ -19,6 +19,7 @@ var castTargets = map[string]bool{"int8": true, "int16": true, "int32": true, "i
 func init() {
 	registerKV("Cast", "casts fields of the record {side}, or the whole {side}, to another primitive type", []flow.Key{
 		{Name: CastSpec, Required: true, Doc: "field:type,field2:type, or one type to cast the whole value; types int8 int16 int32 int64 float32 float64 boolean string"},
+		{Name: "complex.string.as.json", Type: flow.Bool, Default: "false", Doc: "structs, maps and arrays cast to string are always written as JSON here (Kafka's false gives Java's toString form)"},
 		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
 	}, newCast)
 }
@@ -52,7 +53,10 @@ func newCast(c flow.Config, s side) (eventFunc, error) {
 				return r, err
 			}
 			if r.schema != nil {
-				r.schema = castSchema(r.schema, whole)
+				n := castSchema(r.schema, whole)
+				b := r.schema.basics(whole) // the whole value keeps its name, version, doc
+				b.Default, b.HasDefault = n.Default, n.HasDefault
+				r.schema = b
 			}
 			r.value = v
 			return r, nil
@@ -70,6 +74,13 @@ func newCast(c flow.Config, s side) (eventFunc, error) {
 					f.Schema = castSchema(f.Schema, to)
 				}
 				ns.Fields = append(ns.Fields, f)
+			}
+		}
+		if r.schema == nil {
+			for k := range casts {
+				if _, ok := o.Get(k); !ok {
+					out.Set(k, nil) // Kafka puts every cast field into a map
+				}
 			}
 		}
 		for _, k := range o.Keys() {
@@ -125,6 +136,11 @@ func castValue(v any, from, to string) (any, error) {
 	}
 	switch from {
 	case "int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string", "bytes":
+	case "struct", "array", "map":
+		if to != "string" {
+			return nil, fmt.Errorf("cannot cast a value of type %s to %s; only to string", from, to)
+		}
+		return string(appendJSON(nil, v)), nil // complex.string.as.json=true
 	default:
 		return nil, fmt.Errorf("cannot cast a value of type %s", from)
 	}
@@ -133,7 +149,7 @@ func castValue(v any, from, to string) (any, error) {
 	}
 	var i int64
 	var f float64
-	isFloat := false
+	isFloat := false // v is a float (Java Double/Float)
 	switch v := v.(type) {
 	case bool:
 		if v {
@@ -180,10 +196,7 @@ func castValue(v any, from, to string) (any, error) {
 	case "float64":
 		return f, nil
 	case "boolean":
-		if isFloat {
-			return f != 0, nil
-		}
-		return i != 0, nil
+		return i != 0, nil // Java: longValue() != 0, so 0.5 is false
 	case "string":
 		if b, ok := v.(bool); ok {
 			return strconv.FormatBool(b), nil

@@ -119,6 +119,8 @@ func TestSMTs(t *testing.T) {
 		// Cast
 		{name: "Cast fields", props: smt("Cast$Value", "spec", "i:string,s:int32,b:int8,f:int16,big:int8,t:boolean,x:float32"),
 			in: testEvent(`{"i":42,"s":"17","b":true,"f":-3.9,"big":300,"t":"TRUE","x":"1e10","o":1}`), body: `{"i":"42","s":17,"b":1,"f":-3,"big":44,"t":true,"x":1.0E10,"o":1}`},
+		{name: "Cast like Java", props: smt("Cast$Value", "spec", "half:boolean,m:string,a:string,gone:int8"),
+			in: testEvent(`{"half":0.5,"m":{"k":[1,"x"]},"a":[true]}`), body: `{"half":false,"m":"{\"k\":[1,\"x\"]}","a":"[true]","gone":null}`},
 		{name: "Cast whole value", props: smt("Cast$Value", "spec", "int64"), in: testEvent(`42.9`), body: `42`},
 		{name: "Cast float to string", props: smt("Cast$Value", "spec", "string"), in: testEvent(`0.5`), body: `0.5`},
 		{name: "Cast bad string", props: smt("Cast$Value", "spec", "n:int32"), in: testEvent(`{"n":"x"}`), err: `value "x" is not a valid int32`},
