@@ -265,20 +265,8 @@ func (s *KafkaSource) Run(ctx context.Context, out flow.Emitter) error {
 		for i, r := range recs {
 			batch[i] = s.event(r, now)
 		}
-		wait := s.backoffInc
-		for {
-			err := out.Emit(ctx, batch)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil // not committed: the next owner of the partitions reads it again
-			}
-			log.Warn("kafka source could not commit a batch; retrying", "source", s.cfg.Name, "records", len(batch), "err", err, "wait", wait)
-			if !sleepCtx(ctx, wait) {
-				return nil
-			}
-			wait = min(wait+s.backoffInc, s.backoffMax)
+		if err := emitBackoff(ctx, out, batch, s.cfg, "kafka", retryBackoff{first: s.backoffInc, step: s.backoffInc, max: s.backoffMax}); err != nil {
+			return nil // not committed: the next owner of the partitions reads it again
 		}
 		if err := cl.CommitRecords(context.WithoutCancel(ctx), recs...); err != nil {
 			s.cfg.Counters.Add("KafkaCommitFailCount", 1)

@@ -15,17 +15,24 @@ import (
 	"github.com/runnel/runnel/internal/testutil"
 )
 
-// kafkaSetup creates topic with partitions on the broker at addr.
-func kafkaSetup(t *testing.T, addr, topic string, partitions int32) {
+// kafkaAdmin returns an admin client for addr and a 20s context; done
+// releases both.
+func kafkaAdmin(t *testing.T, addr string) (adm *kadm.Client, ctx context.Context, done func()) {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	res, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, 1, nil, topic)
+	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }
+}
+
+// kafkaSetup creates topic with partitions on the broker at addr.
+func kafkaSetup(t *testing.T, addr, topic string, partitions int32) {
+	t.Helper()
+	adm, ctx, done := kafkaAdmin(t, addr)
+	defer done()
+	res, err := adm.CreateTopics(ctx, partitions, 1, nil, topic)
 	if err == nil {
 		err = res.Error()
 	}
@@ -57,14 +64,9 @@ func kafkaProduce(t *testing.T, addr, topic, prefix string, from, to int) {
 // committed sums the group's committed offsets on topic.
 func committed(t *testing.T, addr, group, topic string) int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	offs, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	adm, ctx, done := kafkaAdmin(t, addr)
+	defer done()
+	offs, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatalf("fetching offsets: %v", err)
 	}

@@ -68,10 +68,21 @@ const (
 )
 
 // emitRetry offers batch to out until it is committed, waiting with
-// exponential backoff after each refusal. It returns ctx's error only when
-// ctx ends first; the batch is then not committed.
+// exponential backoff (10ms doubling to 1s) after each refusal. It returns
+// ctx's error only when ctx ends first; the batch is then not committed.
 func emitRetry(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg flow.Config, kind string) error {
-	wait := retryBackoffMin
+	return emitBackoff(ctx, out, batch, cfg, kind, retryBackoff{first: retryBackoffMin, max: retryBackoffMax})
+}
+
+// retryBackoff is how a source waits between offers of a refused batch:
+// from first, doubled (or, with step set, increased by step) up to max.
+type retryBackoff struct {
+	first, step, max time.Duration
+}
+
+// emitBackoff is emitRetry with the source's own backoff.
+func emitBackoff(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg flow.Config, kind string, b retryBackoff) error {
+	wait := b.first
 	for {
 		err := out.Emit(ctx, batch)
 		if err == nil {
@@ -84,7 +95,11 @@ func emitRetry(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg fl
 		if !sleepCtx(ctx, wait) {
 			return ctx.Err()
 		}
-		wait = min(wait*2, retryBackoffMax)
+		if b.step > 0 {
+			wait = min(wait+b.step, b.max)
+		} else {
+			wait = min(wait*2, b.max)
+		}
 	}
 }
 

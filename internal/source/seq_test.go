@@ -91,9 +91,20 @@ func (r *recorder) waitEvents(t testing.TB, n int) []flow.Event {
 	}
 }
 
-// buildSource validates keys against the source registered as typeName and
-// builds it.
+// buildSrc validates keys against the source registered as typeName and
+// builds it, failing the test on any error.
 func buildSrc(t testing.TB, typeName string, keys map[string]string) flow.Source {
+	t.Helper()
+	src, err := tryBuildSrc(t, typeName, keys)
+	if err != nil {
+		t.Fatalf("building %s: %v", typeName, err)
+	}
+	return src
+}
+
+// tryBuildSrc validates keys against the source registered as typeName and
+// builds it.
+func tryBuildSrc(t testing.TB, typeName string, keys map[string]string) (flow.Source, error) {
 	t.Helper()
 	reg, ok := flow.Lookup(flow.KindSource, typeName)
 	if !ok {
@@ -101,13 +112,13 @@ func buildSrc(t testing.TB, typeName string, keys map[string]string) flow.Source
 	}
 	cfg, _, err := reg.Spec.Validate("r1", keys)
 	if err != nil {
-		t.Fatalf("validating %s: %v", typeName, err)
+		return nil, err
 	}
 	v, err := reg.Build(cfg)
 	if err != nil {
-		t.Fatalf("building %s: %v", typeName, err)
+		return nil, err
 	}
-	return v.(flow.Source)
+	return v.(flow.Source), nil
 }
 
 // runSource runs src into out until stop is called (or the test ends) and
@@ -215,14 +226,6 @@ func TestStress(t *testing.T) {
 // returns the error (nil when it built).
 func buildErr(t testing.TB, typeName string, keys map[string]string) error {
 	t.Helper()
-	reg, ok := flow.Lookup(flow.KindSource, typeName)
-	if !ok {
-		t.Fatalf("source %q not registered", typeName)
-	}
-	cfg, _, err := reg.Spec.Validate("r1", keys)
-	if err != nil {
-		return err
-	}
-	_, err = reg.Build(cfg)
+	_, err := tryBuildSrc(t, typeName, keys)
 	return err
 }

@@ -428,23 +428,10 @@ func (s *SpoolDir) consume(ctx context.Context, out flow.Emitter, path string, i
 	return s.complete(path, id)
 }
 
-// emit offers batch until committed, backing off up to maxBackoff.
+// emit offers batch until committed, backing off from 250ms up to
+// maxBackoff.
 func (s *SpoolDir) emit(ctx context.Context, out flow.Emitter, batch []flow.Event) error {
-	wait := 250 * time.Millisecond
-	for {
-		err := out.Emit(ctx, batch)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		s.cfg.Log().Warn("spooldir source could not commit a batch; retrying", "source", s.cfg.Name, "err", err, "wait", wait)
-		if !sleepCtx(ctx, wait) {
-			return ctx.Err()
-		}
-		wait = min(wait*2, s.maxBackoff)
-	}
+	return emitBackoff(ctx, out, batch, s.cfg, "spooldir", retryBackoff{first: 250 * time.Millisecond, max: s.maxBackoff})
 }
 
 // complete checks that path did not change since it was picked up, then
