@@ -290,7 +290,9 @@ func (f *Follower) Read(ctx context.Context, max int, wait time.Duration) ([]Lin
 			sleep = time.Millisecond
 		}
 		if f.notify != nil {
-			if f.notify.wait(ctx, sleep) {
+			// A write is read on the next pass; a name that changed, or a
+			// write to a file held as a possible copy, needs a scan.
+			if woke, names := f.notify.wait(ctx, sleep); names || woke && f.holding() {
 				f.rescan = true
 			}
 			if ctx.Err() != nil {
@@ -306,6 +308,16 @@ func (f *Follower) Read(ctx context.Context, max int, wait time.Duration) ([]Lin
 		case <-timer.C:
 		}
 	}
+}
+
+// holding reports whether a file is held as a possible copy.
+func (f *Follower) holding() bool {
+	for _, t := range f.files {
+		if t.copyOf != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Commit records that lines were delivered: each file's position moves to

@@ -46,17 +46,19 @@ func (n *notifier) watch(dir string) {
 	}
 }
 
-// wait blocks until an event arrives (true), d passes or ctx ends (false).
-// Events are drained; a watched directory that was removed or moved is
-// forgotten so that it is watched again when it reappears.
-func (n *notifier) wait(ctx context.Context, d time.Duration) bool {
+// wait blocks until events arrive, d passes or ctx ends. woke reports
+// events; names reports events other than writes (a file created, renamed,
+// deleted, its attributes changed), which call for a scan. Events are
+// drained; a watched directory that was removed or moved is forgotten so
+// that it is watched again when it reappears.
+func (n *notifier) wait(ctx context.Context, d time.Duration) (woke, names bool) {
 	if err := n.f.SetReadDeadline(time.Now().Add(d)); err != nil {
-		return false
+		return false, false
 	}
 	stop := context.AfterFunc(ctx, func() { n.f.SetReadDeadline(time.Now()) })
 	defer stop()
 	if ctx.Err() != nil {
-		return false
+		return false, false
 	}
 	k, err := n.f.Read(n.buf)
 	if err != nil || k < unix.SizeofInotifyEvent {
@@ -64,13 +66,16 @@ func (n *notifier) wait(ctx context.Context, d time.Duration) bool {
 			// The descriptor failed: fall back to polling.
 			n.f.SetReadDeadline(time.Time{})
 		}
-		return false
+		return false, false
 	}
 	// struct inotify_event: int32 wd, uint32 mask, uint32 cookie,
 	// uint32 len, then len bytes of name.
 	for off := 0; off+unix.SizeofInotifyEvent <= k; {
 		wd := int32(binary.NativeEndian.Uint32(n.buf[off:]))
 		mask := binary.NativeEndian.Uint32(n.buf[off+4:])
+		if mask&^(unix.IN_MODIFY|unix.IN_CLOSE_WRITE) != 0 {
+			names = true
+		}
 		if mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
 			for dir, w := range n.watched {
 				if w == int(wd) {
@@ -80,7 +85,7 @@ func (n *notifier) wait(ctx context.Context, d time.Duration) bool {
 		}
 		off += unix.SizeofInotifyEvent + int(binary.NativeEndian.Uint32(n.buf[off+12:]))
 	}
-	return true
+	return true, names
 }
 
 func (n *notifier) close() error { return n.f.Close() }
