@@ -291,8 +291,9 @@ func (f *Follower) Read(ctx context.Context, max int, wait time.Duration) ([]Lin
 		}
 		if f.notify != nil {
 			// A write is read on the next pass; a name that changed, or a
-			// write to a file held as a possible copy, needs a scan.
-			if woke, names := f.notify.wait(ctx, sleep); names || woke && f.holding() {
+			// write while a file is held as a possible copy or closed for
+			// idleness, needs a scan.
+			if woke, names := f.notify.wait(ctx, sleep); names || woke && f.scanOnWrite() {
 				f.rescan = true
 			}
 			if ctx.Err() != nil {
@@ -310,10 +311,11 @@ func (f *Follower) Read(ctx context.Context, max int, wait time.Duration) ([]Lin
 	}
 }
 
-// holding reports whether a file is held as a possible copy.
-func (f *Follower) holding() bool {
+// scanOnWrite reports whether a write event calls for a scan: a file is
+// held as a possible copy, or closed for idleness (reads do not see it).
+func (f *Follower) scanOnWrite() bool {
 	for _, t := range f.files {
-		if t.copyOf != nil {
+		if t.copyOf != nil || t.f == nil {
 			return true
 		}
 	}

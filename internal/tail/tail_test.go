@@ -728,3 +728,34 @@ func TestNotifyWakesRead(t *testing.T) {
 		t.Fatalf("PollOnly follower read %q from a new file before its poll interval", bodies(lines))
 	}
 }
+
+// With inotify, a write to a file closed for idleness wakes the follower
+// and the file is opened again without waiting for the poll.
+func TestNotifyReopensIdleFile(t *testing.T) {
+	if newNotifier() == nil {
+		t.Skip("no inotify on this system")
+	}
+	path, g := appLog(t)
+	appendFile(t, path, numbered("L", 0, 5))
+	opts := fastOpts(g)
+	opts.PollInterval = time.Hour
+	opts.IdleTimeout = time.Millisecond
+	f := newFollower(t, opts)
+	got := bodies(readN(t, f, 5, 0))
+	// Files created beside it make the follower scan; the scans close the
+	// idle file.
+	for i := range 3 {
+		appendFile(t, filepath.Join(filepath.Dir(path), fmt.Sprint("unrelated", i)), "x\n")
+		f.Read(context.Background(), 10, 20*time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
+	}
+	if f.files[0].f != nil {
+		t.Fatal("idle file not closed")
+	}
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		appendFile(t, path, numbered("L", 5, 10))
+	}()
+	got = append(got, bodies(readN(t, f, 5, 0))...)
+	exactlyOnce(t, got, "L", 10)
+}
