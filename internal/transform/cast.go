@@ -24,7 +24,7 @@ func init() {
 	}, newCast)
 }
 
-func newCast(c flow.Config, s side) (eventFunc, error) {
+func newCast(c flow.Config, s side) (smtFunc, error) {
 	spec := c.String(CastSpec)
 	casts := map[string]string{}
 	whole := ""

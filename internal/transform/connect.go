@@ -37,8 +37,45 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Apply runs every step on e in order. keep is false when a step dropped
 // the record (Filter); the error (a *StepError) names the step that failed,
 // and the Connect worker handles it per errors.tolerance.
+//
+// Consecutive steps that only rewrite the key (or only the value) and have
+// no predicate run on one decoding of it, written back once: what each sees
+// is what the previous one produced, as in Kafka, where SMTs pass objects,
+// not bytes.
 func (c Chain) Apply(e flow.Event) (flow.Event, bool, error) {
+	var (
+		pending    record // the decoded key or value, not yet written back
+		pendSide   side
+		hasPending bool
+	)
+	flush := func() {
+		if hasPending {
+			e = pendSide.with(e, pending.encode())
+			hasPending = false
+		}
+	}
 	for _, s := range c {
+		if f, ok := s.Transform.(*fallible); ok && f.rec != nil && s.Predicate == nil {
+			if !hasPending || pendSide != f.rec.side {
+				flush()
+				b := f.rec.side.bytes(e)
+				if b == nil {
+					continue // a tombstone passes
+				}
+				r, err := decodeRecord(b)
+				if err != nil {
+					return e, false, &StepError{Name: s.Name, Type: s.Type, Err: err}
+				}
+				pending, pendSide, hasPending = r, f.rec.side, true
+			}
+			r, err := f.rec.fn(pending, e)
+			if err != nil {
+				return e, false, &StepError{Name: s.Name, Type: s.Type, Err: err}
+			}
+			pending = r
+			continue
+		}
+		flush()
 		if s.Predicate != nil && s.Predicate.Test(e) == s.Negate {
 			continue
 		}
@@ -51,6 +88,7 @@ func (c Chain) Apply(e flow.Event) (flow.Event, bool, error) {
 		}
 		e = out
 	}
+	flush()
 	return e, true, nil
 }
 

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 
@@ -222,5 +223,67 @@ func TestFailureLogIsRateLimited(t *testing.T) {
 	}
 	if got := cfg.Counters.Snapshot()[FailedCounter]; got != 100 {
 		t.Errorf("%s = %d, want 100", FailedCounter, got)
+	}
+}
+
+// TestChainFusion: consecutive record SMTs run on one decoding give what
+// running them one by one (decode, transform, encode each) gives.
+func TestChainFusion(t *testing.T) {
+	chains := map[string]map[string]string{
+		"insert, replace, cast, flatten": {
+			"transforms":                   "a,b,c,d",
+			"transforms.a.type":            "InsertField$Value",
+			"transforms.a.topic.field":     "topic",
+			"transforms.a.timestamp.field": "ts",
+			"transforms.b.type":            "ReplaceField$Value",
+			"transforms.b.renames":         "name:who",
+			"transforms.c.type":            "Cast$Value",
+			"transforms.c.spec":            "id:string",
+			"transforms.d.type":            "Flatten$Value",
+			"transforms.d.delimiter":       "_",
+		},
+		"value, key, header, value": {
+			"transforms":                 "a,k,h,b",
+			"transforms.a.type":          "MaskField$Value",
+			"transforms.a.fields":        "name",
+			"transforms.k.type":          "InsertField$Key",
+			"transforms.k.static.field":  "s",
+			"transforms.k.static.value":  "v",
+			"transforms.h.type":          "InsertHeader",
+			"transforms.h.header":        "x",
+			"transforms.h.value.literal": "y",
+			"transforms.b.type":          "TimestampConverter$Value",
+			"transforms.b.field":         "ts",
+			"transforms.b.target.type":   "string",
+			"transforms.b.format":        "yyyy-MM-dd",
+		},
+	}
+	inputs := []string{person, `{"id":1,"name":"x","ts":1706704496789,"n":{"a":{"b":2}}}`}
+	for name, props := range chains {
+		chain, _, err := FromConnect(props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range inputs {
+			e := testEvent(in)
+			e.Key = []byte(`{"id":1}`)
+			fused, fkeep, ferr := chain.Apply(e)
+			one := e
+			var oerr error
+			for _, s := range chain {
+				if one, _, oerr = Apply(s.Transform, one); oerr != nil {
+					break
+				}
+			}
+			if (ferr == nil) != (oerr == nil) {
+				t.Fatalf("%s on %s: fused error %v, step by step %v", name, in, ferr, oerr)
+			}
+			if ferr != nil {
+				continue
+			}
+			if !fkeep || string(fused.Body) != string(one.Body) || string(fused.Key) != string(one.Key) || !maps.Equal(fused.Headers, one.Headers) {
+				t.Errorf("%s on %s:\nfused %s %s %v\n  one %s %s %v", name, in, fused.Key, fused.Body, fused.Headers, one.Key, one.Body, one.Headers)
+			}
+		}
 	}
 }

@@ -17,9 +17,9 @@ func init() {
 	}, newExtractField)
 }
 
-func newExtractField(c flow.Config, s side) (eventFunc, error) {
+func newExtractField(c flow.Config, s side) (smtFunc, error) {
 	field := c.String(ExtractFieldField)
-	return func(e flow.Event) (flow.Event, bool, error) {
+	return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
 		b := s.bytes(e)
 		if b == nil {
 			return e, true, nil
@@ -45,5 +45,5 @@ func newExtractField(c flow.Config, s side) (eventFunc, error) {
 			return s.with(e, nil), true, nil // a null value is a tombstone
 		}
 		return s.with(e, out.encode()), true, nil
-	}, nil
+	}), nil
 }

@@ -15,7 +15,7 @@ func init() {
 	}, newFlatten)
 }
 
-func newFlatten(c flow.Config, s side) (eventFunc, error) {
+func newFlatten(c flow.Config, s side) (smtFunc, error) {
 	delim, ok := c.Raw(FlattenDelimiter)
 	if !ok {
 		delim = "."

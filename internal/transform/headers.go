@@ -33,24 +33,24 @@ func init() {
 	registerSMT("InsertHeader", "sets a header to a literal value", []flow.Key{
 		{Name: InsertHeaderHeader, Required: true, Doc: "header to set"},
 		{Name: InsertHeaderValue, Required: true, Doc: "its value"},
-	}, func(c flow.Config) (eventFunc, error) {
+	}, func(c flow.Config) (smtFunc, error) {
 		h, v := c.String(InsertHeaderHeader), c.String(InsertHeaderValue)
-		return func(e flow.Event) (flow.Event, bool, error) { return e.WithHeader(h, v), true, nil }, nil
+		return eventFunc(func(e flow.Event) (flow.Event, bool, error) { return e.WithHeader(h, v), true, nil }), nil
 	})
 	registerSMT("DropHeaders", "removes headers by name", []flow.Key{
 		{Name: DropHeadersHeaders, Required: true, Doc: "headers to remove, comma-separated"},
-	}, func(c flow.Config) (eventFunc, error) {
+	}, func(c flow.Config) (smtFunc, error) {
 		drop := map[string]bool{}
 		for _, h := range listKey(c, DropHeadersHeaders) {
 			drop[h] = true
 		}
-		return func(e flow.Event) (flow.Event, bool, error) {
+		return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
 			return withoutHeaders(e, func(k string) bool { return drop[k] }), true, nil
-		}, nil
+		}), nil
 	})
 }
 
-func newHeaderFrom(c flow.Config, s side) (eventFunc, error) {
+func newHeaderFrom(c flow.Config, s side) (smtFunc, error) {
 	fields, headers := listKey(c, HeaderFromFields), listKey(c, HeaderFromHeaders)
 	if len(fields) != len(headers) {
 		return nil, keyErr(HeaderFromHeaders, c.String(HeaderFromHeaders), fmt.Sprintf("%d headers for %d fields", len(headers), len(fields)), "name one header per field of %s", HeaderFromFields)
@@ -59,7 +59,7 @@ func newHeaderFrom(c flow.Config, s side) (eventFunc, error) {
 	if op != headerOperationMove && op != headerOperationCopy {
 		return nil, keyErr(HeaderFromOperation, op, "unknown operation", "use "+headerOperationChoices)
 	}
-	return func(e flow.Event) (flow.Event, bool, error) {
+	return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
 		b := s.bytes(e)
 		if b == nil {
 			return e, true, nil
@@ -97,7 +97,7 @@ func newHeaderFrom(c flow.Config, s side) (eventFunc, error) {
 		}
 		r.value = out
 		return s.with(e, r.encode()), true, nil
-	}, nil
+	}), nil
 }
 
 func contains(list []string, s string) bool {

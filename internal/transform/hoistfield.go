@@ -13,9 +13,9 @@ func init() {
 	}, newHoistField)
 }
 
-func newHoistField(c flow.Config, s side) (eventFunc, error) {
+func newHoistField(c flow.Config, s side) (smtFunc, error) {
 	field := c.String(HoistFieldField)
-	return func(e flow.Event) (flow.Event, bool, error) {
+	return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
 		r := record{}
 		if b := s.bytes(e); b != nil { // Kafka hoists null too: {"field": null}
 			var err error
@@ -30,5 +30,5 @@ func newHoistField(c flow.Config, s side) (eventFunc, error) {
 		}
 		r.value = o
 		return s.with(e, r.encode()), true, nil
-	}, nil
+	}), nil
 }

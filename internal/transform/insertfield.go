@@ -45,7 +45,7 @@ func parseInsertSpec(s string) *insertSpec {
 	return &insertSpec{name: strings.TrimSuffix(s, "?"), optional: true}
 }
 
-func newInsertField(c flow.Config, s side) (eventFunc, error) {
+func newInsertField(c flow.Config, s side) (smtFunc, error) {
 	topic := parseInsertSpec(c.String(InsertFieldTopic))
 	partition := parseInsertSpec(c.String(InsertFieldPartition))
 	offset := parseInsertSpec(c.String(InsertFieldOffset))

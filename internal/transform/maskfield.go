@@ -21,7 +21,7 @@ func init() {
 	}, newMaskField)
 }
 
-func newMaskField(c flow.Config, s side) (eventFunc, error) {
+func newMaskField(c flow.Config, s side) (smtFunc, error) {
 	fields := map[string]bool{}
 	for _, f := range listKey(c, MaskFieldFields) {
 		fields[f] = true

@@ -27,7 +27,7 @@ func init() {
 	}, newReplaceField)
 }
 
-func newReplaceField(c flow.Config, s side) (eventFunc, error) {
+func newReplaceField(c flow.Config, s side) (smtFunc, error) {
 	set := func(keys ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, k := range keys {

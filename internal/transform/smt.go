@@ -48,18 +48,55 @@ func smtNames(class string) []string {
 	return []string{class, kafkaTransforms + class}
 }
 
+// smtFunc is a built SMT: an eventFunc, or a recordSMT that a Chain can run
+// on an already decoded key or value.
+type smtFunc interface {
+	apply(flow.Event) (flow.Event, bool, error)
+}
+
 // eventFunc is an SMT on a whole event.
 type eventFunc func(flow.Event) (flow.Event, bool, error)
 
-// recordFunc is an SMT on a decoded key or value.
+func (f eventFunc) apply(e flow.Event) (flow.Event, bool, error) { return f(e) }
+
+// recordFunc is an SMT on a decoded key or value. It must not change the
+// objects of r in place (it copies what it changes) and never drops the
+// event.
 type recordFunc func(r record, e flow.Event) (record, error)
+
+// recordSMT is an SMT that only rewrites the decoded key or value of one
+// side; Chain runs consecutive ones on one decoding.
+type recordSMT struct {
+	side side
+	fn   recordFunc
+}
+
+// onRecord makes an SMT that decodes the key or value, runs fn and writes
+// the result back. A nil key or value (a tombstone) passes unchanged, as
+// Kafka's SMTs pass null.
+func onRecord(s side, fn recordFunc) *recordSMT { return &recordSMT{side: s, fn: fn} }
+
+func (r *recordSMT) apply(e flow.Event) (flow.Event, bool, error) {
+	b := r.side.bytes(e)
+	if b == nil {
+		return e, true, nil
+	}
+	rec, err := decodeRecord(b)
+	if err != nil {
+		return e, true, err
+	}
+	if rec, err = r.fn(rec, e); err != nil {
+		return e, true, err
+	}
+	return r.side.with(e, rec.encode()), true, nil
+}
 
 // smtSpecs are the specs registerSMT registered, in order; written only by
 // init.
 var smtSpecs []flow.Spec
 
 // registerSMT registers a Connect SMT without $Key/$Value variants.
-func registerSMT(class, summary string, keys []flow.Key, build func(c flow.Config) (eventFunc, error)) {
+func registerSMT(class, summary string, keys []flow.Key, build func(c flow.Config) (smtFunc, error)) {
 	spec := flow.Spec{Kind: flow.KindTransform, Names: smtNames(class), Summary: summary, Keys: keys}
 	smtSpecs = append(smtSpecs, spec)
 	flow.RegisterTransform(spec, func(c flow.Config) (flow.Transform, error) {
@@ -67,36 +104,18 @@ func registerSMT(class, summary string, keys []flow.Key, build func(c flow.Confi
 		if err != nil {
 			return nil, err
 		}
-		return newFallible(c, fn), nil
+		f := newFallible(c, fn.apply)
+		f.rec, _ = fn.(*recordSMT)
+		return f, nil
 	})
 }
 
 // registerKV registers class$Key and class$Value.
-func registerKV(class, summary string, keys []flow.Key, build func(c flow.Config, s side) (eventFunc, error)) {
+func registerKV(class, summary string, keys []flow.Key, build func(c flow.Config, s side) (smtFunc, error)) {
 	for _, s := range []side{keySide, valueSide} {
-		registerSMT(class+"$"+s.String(), strings.ReplaceAll(summary, "{side}", strings.ToLower(s.String())), keys, func(c flow.Config) (eventFunc, error) {
+		registerSMT(class+"$"+s.String(), strings.ReplaceAll(summary, "{side}", strings.ToLower(s.String())), keys, func(c flow.Config) (smtFunc, error) {
 			return build(c, s)
 		})
-	}
-}
-
-// onRecord makes an eventFunc that decodes the key or value, runs fn and
-// writes the result back. A nil key or value (a tombstone) passes
-// unchanged, as Kafka's SMTs pass null.
-func onRecord(s side, fn recordFunc) eventFunc {
-	return func(e flow.Event) (flow.Event, bool, error) {
-		b := s.bytes(e)
-		if b == nil {
-			return e, true, nil
-		}
-		r, err := decodeRecord(b)
-		if err != nil {
-			return e, true, err
-		}
-		if r, err = fn(r, e); err != nil {
-			return e, true, err
-		}
-		return s.with(e, r.encode()), true, nil
 	}
 }
 

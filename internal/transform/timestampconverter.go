@@ -36,7 +36,7 @@ type tsConverter struct {
 	unit   time.Duration
 }
 
-func newTimestampConverter(c flow.Config, s side) (eventFunc, error) {
+func newTimestampConverter(c flow.Config, s side) (smtFunc, error) {
 	tc := &tsConverter{}
 	raw := c.String(TimestampConverterTargetType)
 	for _, t := range tsTargets {

@@ -48,6 +48,7 @@ type fallible struct {
 	fn       func(flow.Event) (flow.Event, bool, error)
 	log      *slog.Logger
 	counters *flow.Counters
+	rec      *recordSMT // set when the transform only rewrites a decoded key or value
 
 	mu         sync.Mutex
 	lastLog    time.Time // guarded by mu

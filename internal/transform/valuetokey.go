@@ -16,9 +16,9 @@ func init() {
 	}, newValueToKey)
 }
 
-func newValueToKey(c flow.Config) (eventFunc, error) {
+func newValueToKey(c flow.Config) (smtFunc, error) {
 	fields := listKey(c, ValueToKeyFields)
-	return func(e flow.Event) (flow.Event, bool, error) {
+	return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
 		if e.Body == nil {
 			return e, true, nil
 		}
@@ -47,5 +47,5 @@ func newValueToKey(c flow.Config) (eventFunc, error) {
 		}
 		e.Key = key.encode()
 		return e, true, nil
-	}, nil
+	}), nil
 }
