@@ -1,6 +1,7 @@
 package source
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
@@ -339,4 +340,43 @@ func TestSpoolDirConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkSpoolDir measures the spooldir source alone: b.N lines of 100
+// bytes in one file, read into an Emitter that drops them. The tracker is
+// written and fsynced after every batch, so batchSize sets the cost.
+func BenchmarkSpoolDir(b *testing.B) {
+	for _, batch := range []string{"100", "1000"} {
+		b.Run("batchSize="+batch, func(b *testing.B) { benchSpoolDir(b, batch) })
+	}
+}
+
+func benchSpoolDir(b *testing.B, batchSize string) {
+	dir := b.TempDir()
+	line := strings.Repeat("x", 100) + "\n"
+	f, err := os.Create(filepath.Join(dir, "bench.log"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	for range b.N {
+		w.WriteString(line)
+	}
+	w.Flush()
+	f.Close()
+	cfg, _, err := SpoolDirSpec.Validate("r1", map[string]string{"spoolDir": dir, "pollDelay": "5", "batchSize": batchSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, err := NewSpoolDir(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := &countingEmitter{want: int64(b.N), done: make(chan struct{})}
+	b.SetBytes(int64(len(line)))
+	b.ResetTimer()
+	stop := startSource(b, src, out)
+	<-out.done
+	b.StopTimer()
+	stop()
 }
