@@ -38,16 +38,19 @@ func init() {
 		{Name: RegexRouterRegex, Required: true, Doc: "regular expression the whole topic must match"},
 		{Name: RegexRouterReplacement, Required: true, Doc: "new topic; $1 or ${name} insert groups"},
 	}, func(c flow.Config) (smtFunc, error) {
-		re, err := compileJavaFull(RegexRouterRegex, c.String(RegexRouterRegex))
+		full, err := compileJavaFull(RegexRouterRegex, c.String(RegexRouterRegex))
 		if err != nil {
 			return nil, err
 		}
+		re, _ := compileJava(RegexRouterRegex, c.String(RegexRouterRegex))
 		tmpl, err := javaReplacement(RegexRouterReplacement, c.String(RegexRouterReplacement), re)
 		if err != nil {
 			return nil, err
 		}
 		return eventFunc(func(e flow.Event) (flow.Event, bool, error) {
-			if re.MatchString(e.Topic) {
+			// Kafka: Matcher.matches(), then replaceFirst, which searches
+			// again from the start (so "a|ab" on "ab" replaces only "a").
+			if full.MatchString(e.Topic) {
 				e.Topic = replaceFirst(re, e.Topic, tmpl)
 			}
 			return e, true, nil

@@ -164,6 +164,7 @@ func TestSMTs(t *testing.T) {
 		{name: "TimestampRouter format", props: smt("TimestampRouter", "topic.format", "${timestamp}/${topic}", "timestamp.format", "yyyy-MM"), in: testEvent("x"), topic: "2024-01/orders"},
 		{name: "TimestampRouter no timestamp", props: smt("TimestampRouter"), in: flow.Event{Topic: "t", Body: []byte("x")}, err: "timestamp missing"},
 		{name: "RegexRouter", props: smt("RegexRouter", "regex", "(ord)(.*)", "replacement", "$2-$1"), in: testEvent("x"), topic: "ers-ord"},
+		{name: "RegexRouter replaceFirst searches again", props: smt("RegexRouter", "regex", "o|orders", "replacement", "X"), in: testEvent("x"), topic: "Xrders"},
 		{name: "RegexRouter whole name only", props: smt("RegexRouter", "regex", "ord", "replacement", "x"), in: testEvent("x")},
 		{name: "Filter", props: smt("org.apache.kafka.connect.transforms.Filter"), in: testEvent("x"), drop: true},
 
