@@ -78,6 +78,10 @@ func init() {
 // offset, key (when the record has one) and timestamp (the time the record
 // was read, in ms, as Flume does, unless a record header named timestamp
 // exists).
+//
+// Counters, as Flume's: KafkaEventGetTimer and KafkaCommitTimer (ms spent
+// polling and committing), KafkaEmptyCount (polls that found nothing);
+// runnel adds KafkaCommitFailCount.
 type KafkaSource struct {
 	cfg         flow.Config
 	opts        []kgo.Opt
@@ -255,11 +259,14 @@ func (s *KafkaSource) Run(ctx context.Context, out flow.Emitter) error {
 	defer cl.CloseAllowingRebalance()
 	log := s.cfg.Log()
 	for ctx.Err() == nil {
+		pollStart := time.Now()
 		recs := s.poll(ctx, cl)
 		if len(recs) == 0 {
+			s.cfg.Counters.Add("KafkaEmptyCount", 1)
 			cl.AllowRebalance()
 			continue
 		}
+		s.cfg.Counters.Add("KafkaEventGetTimer", time.Since(pollStart).Milliseconds())
 		batch := make([]flow.Event, len(recs))
 		now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 		for i, r := range recs {
@@ -268,7 +275,10 @@ func (s *KafkaSource) Run(ctx context.Context, out flow.Emitter) error {
 		if err := emitBackoff(ctx, out, batch, s.cfg, "kafka", retryBackoff{first: s.backoffInc, step: s.backoffInc, max: s.backoffMax}); err != nil {
 			return nil // not committed: the next owner of the partitions reads it again
 		}
-		if err := cl.CommitRecords(context.WithoutCancel(ctx), recs...); err != nil {
+		commitStart := time.Now()
+		err := cl.CommitRecords(context.WithoutCancel(ctx), recs...)
+		s.cfg.Counters.Add("KafkaCommitTimer", time.Since(commitStart).Milliseconds())
+		if err != nil {
 			s.cfg.Counters.Add("KafkaCommitFailCount", 1)
 			log.Warn("kafka source could not commit offsets; the batch may be delivered again", "source", s.cfg.Name, "err", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/runnel/runnel/internal/flow"
 	"github.com/runnel/runnel/internal/testutil"
 )
 
@@ -143,9 +144,18 @@ func TestKafkaSourceRegexAndGroup(t *testing.T) {
 	kafkaProduce(t, addr, "app-2", "y", 0, 2)
 	kafkaProduce(t, addr, "other", "z", 0, 2)
 	rec := newRecorder(0)
-	startSource(t, buildSrc(t, "org.apache.flume.source.kafka.KafkaSource", map[string]string{
+	cfg, _, err := KafkaSourceSpec.Validate("r1", map[string]string{
 		"kafka.bootstrap.servers": addr, "kafka.topics.regex": "^app-.*", "kafka.consumer.group.id": "g2",
-		"setTopicHeader": "false", "batchDurationMillis": "100"}), rec)
+		"setTopicHeader": "false", "batchDurationMillis": "100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Counters = flow.NewCounters()
+	src, err := NewKafkaSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startSource(t, src, rec)
 	rec.waitEvents(t, 4)
 	time.Sleep(300 * time.Millisecond)
 	if got := strings.Join(sortedBodies(rec), "|"); got != "x-0|x-1|y-0|y-1" {
@@ -155,6 +165,10 @@ func TestKafkaSourceRegexAndGroup(t *testing.T) {
 		t.Fatal("topic header set with setTopicHeader=false")
 	}
 	waitFor(t, "group g2 commits", func() bool { return committed(t, addr, "g2", "app-1") == 2 })
+	waitFor(t, "an empty poll counted", func() bool { return cfg.Counters.Snapshot()["KafkaEmptyCount"] > 0 })
+	if _, ok := cfg.Counters.Snapshot()["KafkaCommitTimer"]; !ok {
+		t.Fatalf("counters %v lack KafkaCommitTimer", cfg.Counters.Snapshot())
+	}
 }
 
 func TestKafkaSourceConfigErrors(t *testing.T) {
