@@ -287,3 +287,22 @@ func TestChainFusion(t *testing.T) {
 		}
 	}
 }
+
+func TestFieldPath(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"a", []string{"a"}},
+		{"a.b.c", []string{"a", "b", "c"}},
+		{"`a.b`.c", []string{"a.b", "c"}},
+		{"a.`b.c`", []string{"a", "b.c"}},
+		{"`a`", []string{"a"}},
+		{"a.", []string{"a", ""}},
+	}
+	for _, tc := range tests {
+		if got := fieldPath(tc.in); strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("fieldPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
