@@ -87,8 +87,8 @@ type ExtractorSerializer struct {
 
 // RegexExtractor is Flume's regex_extractor interceptor: on the first match
 // in the body, group i goes through Serializers[i-1]; groups beyond the
-// serializers are ignored. A group that did not take part in the match, or
-// a date that does not parse, fails the event.
+// serializers are ignored; a group that took no part in the match sets no
+// header. A date that does not parse fails the event.
 type RegexExtractor struct {
 	Regex       *regexp.Regexp
 	Serializers []ExtractorSerializer
@@ -104,7 +104,7 @@ func (x *RegexExtractor) ApplyErr(e flow.Event) (flow.Event, bool, error) {
 	for g := 1; g <= x.Regex.NumSubexp() && g <= len(x.Serializers); g++ {
 		s := x.Serializers[g-1]
 		if m[2*g] < 0 {
-			return e, true, fmt.Errorf("regex group %d did not match, so header %s has no value", g, s.Header)
+			continue // an optional group that took no part: no header (Flume would put null)
 		}
 		v := body[m[2*g]:m[2*g+1]]
 		if s.Layout != "" {
