@@ -2,9 +2,11 @@ package transform
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/runnel/runnel/internal/flow"
@@ -305,4 +307,40 @@ func TestFieldPath(t *testing.T) {
 			t.Errorf("fieldPath(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestConcurrentApply: one built transform serves several goroutines (a
+// netcat source emits from one goroutine per connection); -race checks it.
+func TestConcurrentApply(t *testing.T) {
+	var chains []Chain
+	for _, p := range fuzzChains {
+		c, _, err := FromConnect(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chains = append(chains, c)
+	}
+	interceptors := []flow.Transform{
+		build(t, "timestamp", nil), build(t, "uuid", nil), build(t, "static", nil),
+		build(t, "regex_extractor", hdr("regex", `(\d+)`, "serializers", "s", "serializers.s.name", "n")),
+		build(t, "remove_header", hdr("matching", "h.*")),
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				e := testEvent(person)
+				if (g+i)%2 == 0 {
+					e.Body = []byte(fmt.Sprintf(`{"a":%d,"id":"%d","name":"n"}`, i, g))
+				}
+				for _, c := range chains {
+					c.Apply(e)
+				}
+				for _, tr := range interceptors {
+					e, _ = tr.Apply(e)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
