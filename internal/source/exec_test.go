@@ -2,11 +2,15 @@ package source
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestExec(t *testing.T) {
@@ -111,4 +115,37 @@ func TestExecConfigErrors(t *testing.T) {
 	if reg == nil || !strings.Contains(reg.Error(), "charset") {
 		t.Fatalf("bad charset: %v", reg)
 	}
+}
+
+// execWithLog builds an exec source whose log goes to logs.
+func execWithLog(t *testing.T, keys map[string]string, logs *testutil.SyncBuffer) flow.Source {
+	t.Helper()
+	reg, _ := flow.Lookup(flow.KindSource, "exec")
+	cfg, _, err := reg.Spec.Validate("r1", keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	v, err := reg.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(flow.Source)
+}
+
+func TestExecLogStdErrAndMissingCommand(t *testing.T) {
+	t.Run("stderr lines logged, stdout lines are events", func(t *testing.T) {
+		var logs testutil.SyncBuffer
+		rec := newRecorder(0)
+		startSource(t, execWithLog(t, map[string]string{"command": "echo to-stderr >&2; echo out", "shell": "/bin/sh -c", "logStdErr": "true"}, &logs), rec)
+		if got := rec.waitEvents(t, 1); string(got[0].Body) != "out" {
+			t.Fatalf("event %q", got[0].Body)
+		}
+		waitFor(t, "stderr in the log", func() bool { return strings.Contains(logs.String(), "to-stderr") })
+	})
+	t.Run("a command that cannot start is retried when restart is set", func(t *testing.T) {
+		var logs testutil.SyncBuffer
+		startSource(t, execWithLog(t, map[string]string{"command": "/no/such/program", "restart": "true", "restartThrottle": "10"}, &logs), newRecorder(0))
+		waitFor(t, "two failed starts", func() bool { return strings.Count(logs.String(), "/no/such/program") >= 2 })
+	})
 }

@@ -380,3 +380,56 @@ func benchSpoolDir(b *testing.B, batchSize string) {
 	b.StopTimer()
 	stop()
 }
+
+// FuzzSpoolReader reads arbitrary file content as the LINE deserializer
+// and checks that reopening at the position recorded after any event
+// yields exactly the events that followed it, and that no piece is longer
+// than maxLineLength characters.
+func FuzzSpoolReader(f *testing.F) {
+	for _, s := range []string{"a\nbb\n", "abcdefgh\n\nxyz", "é€😀abc\r\n", "\xff\xfe\n", ""} {
+		f.Add([]byte(s), uint8(3), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, maxLine, at uint8) {
+		max := int(maxLine%8) + 1
+		path := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		codec, err := newTextCodec("UTF-8", "UTF-8", DecodeReplace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll := func(pos spoolPos) ([]string, []spoolPos) {
+			r, err := openSpoolReader(path, pos, max, codec)
+			if err != nil {
+				t.Fatalf("opening at %+v: %v", pos, err)
+			}
+			defer r.close()
+			var bodies []string
+			var positions []spoolPos
+			for {
+				b, p, err := r.next()
+				if err == errSpoolEOF {
+					return bodies, positions
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n := len([]rune(string(b))); n > max {
+					t.Fatalf("piece %q has %d characters, max %d", b, n, max)
+				}
+				bodies = append(bodies, string(b))
+				positions = append(positions, p)
+			}
+		}
+		all, positions := readAll(spoolPos{})
+		if len(all) == 0 {
+			return
+		}
+		k := int(at) % len(all)
+		rest, _ := readAll(positions[k])
+		if strings.Join(rest, "\x00") != strings.Join(all[k+1:], "\x00") || len(rest) != len(all)-k-1 {
+			t.Fatalf("resuming after event %d at %+v: %q, want %q", k, positions[k], rest, all[k+1:])
+		}
+	})
+}
