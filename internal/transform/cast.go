@@ -20,7 +20,7 @@ func init() {
 	registerKV("Cast", "casts fields of the record {side}, or the whole {side}, to another primitive type", []flow.Key{
 		{Name: CastSpec, Required: true, Doc: "field:type,field2:type, or one type to cast the whole value; types int8 int16 int32 int64 float32 float64 boolean string"},
 		{Name: "complex.string.as.json", Type: flow.Bool, Default: "false", Doc: "structs, maps and arrays cast to string are always written as JSON here (Kafka's false gives Java's toString form)"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newCast)
 }
 

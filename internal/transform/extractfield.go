@@ -17,7 +17,7 @@ func init() {
 	registerKV("ExtractField", "replaces the record {side} with one of its fields", []flow.Key{
 		{Name: ExtractFieldField, Required: true, Doc: "field to extract; with field.syntax.version=V2 a dotted path into nested structs (`a.b`; a name holding dots in backticks: `a`.`b.c`)"},
 		{Name: ExtractFieldSyntaxVersion, Default: "V1", Doc: "V1: field is a top-level name; V2: field is a dotted path (KIP-821)"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newExtractField)
 }
 

@@ -28,7 +28,7 @@ func init() {
 		{Name: HeaderFromFields, Required: true, Doc: "fields to read, comma-separated"},
 		{Name: HeaderFromHeaders, Required: true, Doc: "headers to write, one per field, in the same order"},
 		{Name: HeaderFromOperation, Required: true, Doc: "move (remove the fields) or copy"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newHeaderFrom)
 	registerSMT("InsertHeader", "sets a header to a literal value", []flow.Key{
 		{Name: InsertHeaderHeader, Required: true, Doc: "header to set"},

@@ -26,7 +26,7 @@ func init() {
 		{Name: InsertFieldTimestamp, Doc: "field for the record timestamp"},
 		{Name: InsertFieldStaticField, Doc: "field for static.value"},
 		{Name: InsertFieldStaticValue, Doc: "the static value"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newInsertField)
 }
 

@@ -23,7 +23,7 @@ func init() {
 		{Name: ReplaceFieldRenames, Doc: "renames as old:new, comma-separated"},
 		{Name: ReplaceFieldBlacklist, Doc: "old name of exclude"},
 		{Name: ReplaceFieldWhitelist, Doc: "old name of include"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newReplaceField)
 }
 

@@ -39,6 +39,11 @@ func (s side) with(e flow.Event, b []byte) flow.Event {
 	return e
 }
 
+// replaceNullKey is Kafka's replace.null.with.default, which many SMTs
+// accept; null fields with a default are already read as the default (see
+// withDefaults), so the key has no effect of its own.
+var replaceNullKey = flow.Key{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"}
+
 // kafkaTransforms is the package of Kafka's SMT classes.
 const kafkaTransforms = "org.apache.kafka.connect.transforms."
 

@@ -26,7 +26,7 @@ func init() {
 		{Name: TimestampConverterTargetType, Required: true, Doc: "string, unix, Date, Time or Timestamp"},
 		{Name: TimestampConverterFormat, Doc: "java.text.SimpleDateFormat pattern for string timestamps (UTC)"},
 		{Name: TimestampConverterUnixPrecision, Default: "milliseconds", Doc: "unit of unix timestamps: seconds, milliseconds, microseconds or nanoseconds"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newTimestampConverter)
 }
 

@@ -12,7 +12,7 @@ const ValueToKeyFields = "fields"
 func init() {
 	registerSMT("ValueToKey", "replaces the record key with a struct of fields of the value", []flow.Key{
 		{Name: ValueToKeyFields, Required: true, Doc: "value fields that make the key, comma-separated"},
-		{Name: "replace.null.with.default", Type: flow.Bool, Default: "true", NotImplemented: true, Doc: "replace null fields with their schema default"},
+		replaceNullKey,
 	}, newValueToKey)
 }
 
