@@ -101,9 +101,9 @@ func (s *Exec) Run(ctx context.Context, out flow.Emitter) error {
 			return nil
 		}
 		if err != nil {
-			log.Error("exec source command failed", "source", s.cfg.Name, "command", s.Argv, "err", err)
+			log.Error("exec source command failed", "command", s.Argv, "err", err)
 		} else {
-			log.Info("exec source command exited", "source", s.cfg.Name, "command", s.Argv)
+			log.Info("exec source command exited", "command", s.Argv)
 		}
 		if !s.Restart {
 			<-ctx.Done()
@@ -122,7 +122,7 @@ func (s *Exec) runOnce(ctx context.Context, out flow.Emitter) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = execStopGrace
 	if s.LogStdErr {
-		cmd.Stderr = &lineLogger{log: s.cfg.Log(), source: s.cfg.Name}
+		cmd.Stderr = &lineLogger{log: s.cfg.Log()}
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -222,7 +222,7 @@ loop:
 	// Lines read but not yet committed: one last attempt, bounded.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	if err := flush(fctx); err != nil {
-		s.cfg.Log().Warn("exec source could not commit its last lines on stop", "source", s.cfg.Name, "err", err)
+		s.cfg.Log().Warn("exec source could not commit its last lines on stop", "err", err)
 	}
 	cancel()
 	for range lines { // let the reader finish
@@ -261,7 +261,6 @@ func trimEOL(line []byte) []byte {
 // lineLogger logs every line written to it (a command's standard error).
 type lineLogger struct {
 	log     interface{ Info(string, ...any) }
-	source  string
 	partial []byte
 }
 
@@ -272,7 +271,7 @@ func (l *lineLogger) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		l.log.Info("exec source command stderr", "source", l.source, "line", string(trimEOL(l.partial[:i+1])))
+		l.log.Info("exec source command stderr", "line", string(trimEOL(l.partial[:i+1])))
 		l.partial = l.partial[i+1:]
 	}
 	return len(p), nil

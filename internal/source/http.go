@@ -136,13 +136,13 @@ func (h *HTTP) serve(ctx context.Context, w http.ResponseWriter, r *http.Request
 	}
 	events, err := ParseJSONEvents(body, charset)
 	if err != nil {
-		h.cfg.Log().Warn("http source refused a request", "source", h.cfg.Name, "remote", r.RemoteAddr, "err", err)
+		h.cfg.Log().Warn("http source refused a request", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "Bad request from client. "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	if len(events) > 0 {
 		if err := out.Emit(ctx, events); err != nil {
-			h.cfg.Log().Warn("http source could not commit a request's events", "source", h.cfg.Name, "events", len(events), "err", err)
+			h.cfg.Log().Warn("http source could not commit a request's events", "events", len(events), "err", err)
 			http.Error(w, "Error appending event to channel. Channel might be full. "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}

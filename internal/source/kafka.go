@@ -235,10 +235,10 @@ func kafkaConsumerOpts(c flow.Config) ([]kgo.Opt, error) {
 			}
 		case "enable.auto.commit":
 			if strings.EqualFold(v, "true") {
-				c.Log().Warn("kafka source ignores enable.auto.commit=true: offsets are committed after the channels commit", "source", c.Name)
+				c.Log().Warn("kafka source ignores enable.auto.commit=true: offsets are committed after the channels commit")
 			}
 		default:
-			c.Log().Warn("kafka source ignores an unsupported consumer setting", "source", c.Name, "key", KafkaSrcConsumerPrefix+k)
+			c.Log().Warn("kafka source ignores an unsupported consumer setting", "key", KafkaSrcConsumerPrefix+k)
 		}
 		if err != nil {
 			return nil, err
@@ -280,7 +280,7 @@ func (s *KafkaSource) Run(ctx context.Context, out flow.Emitter) error {
 		s.cfg.Counters.Add("KafkaCommitTimer", time.Since(commitStart).Milliseconds())
 		if err != nil {
 			s.cfg.Counters.Add("KafkaCommitFailCount", 1)
-			log.Warn("kafka source could not commit offsets; the batch may be delivered again", "source", s.cfg.Name, "err", err)
+			log.Warn("kafka source could not commit offsets; the batch may be delivered again", "err", err)
 		}
 		cl.AllowRebalance()
 	}
@@ -312,7 +312,7 @@ func (s *KafkaSource) poll(ctx context.Context, cl *kgo.Client) []*kgo.Record {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 				return
 			}
-			s.cfg.Log().Warn("kafka source fetch error", "source", s.cfg.Name, "topic", topic, "partition", p, "err", err)
+			s.cfg.Log().Warn("kafka source fetch error", "topic", topic, "partition", p, "err", err)
 		})
 		n := len(recs)
 		recs = append(recs, fetches.Records()...)

@@ -91,7 +91,7 @@ func emitBackoff(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		cfg.Log().Warn(kind+" source could not commit a batch; retrying", "source", cfg.Name, "events", len(batch), "err", err, "wait", wait)
+		cfg.Log().Warn(kind+" source could not commit a batch; retrying", "events", len(batch), "err", err, "wait", wait)
 		if !sleepCtx(ctx, wait) {
 			return ctx.Err()
 		}

@@ -240,7 +240,7 @@ func (s *SpoolDir) Run(ctx context.Context, out flow.Emitter) error {
 	log := s.cfg.Log()
 	resume, err := readSpoolTracker(s.trackerFile())
 	if err != nil {
-		log.Warn("spooldir source ignores an unreadable tracker file; files are read from their start", "source", s.cfg.Name, "err", err)
+		log.Warn("spooldir source ignores an unreadable tracker file; files are read from their start", "err", err)
 		resume = nil
 	}
 	for ctx.Err() == nil {
@@ -287,11 +287,11 @@ func (s *SpoolDir) Run(ctx context.Context, out flow.Emitter) error {
 
 // fail reports a file that cannot be spooled and skips it while unchanged.
 func (s *SpoolDir) fail(path string, id fileID, err error) {
-	s.cfg.Log().Error("spooldir source cannot spool a file; it is left in place and skipped until replaced", "source", s.cfg.Name, "file", path, "err", err)
+	s.cfg.Log().Error("spooldir source cannot spool a file; it is left in place and skipped until replaced", "file", path, "err", err)
 	s.cfg.Counters.Add("GenericProcessingFail", 1)
 	s.failed[path] = id
 	if werr := writeSpoolTracker(s.trackerFile(), nil); werr != nil {
-		s.cfg.Log().Error("spooldir source could not clear its tracker file", "source", s.cfg.Name, "err", werr)
+		s.cfg.Log().Error("spooldir source could not clear its tracker file", "err", werr)
 	}
 }
 
@@ -326,7 +326,7 @@ func (s *SpoolDir) next() string {
 	walk = func(dir string) {
 		entries, err := os.ReadDir(dir)
 		if err != nil {
-			s.cfg.Log().Warn("spooldir source could not list a directory", "source", s.cfg.Name, "dir", dir, "err", err)
+			s.cfg.Log().Warn("spooldir source could not list a directory", "dir", dir, "err", err)
 			return
 		}
 		for _, e := range entries {

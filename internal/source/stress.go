@@ -90,7 +90,7 @@ func (s *Stress) Run(ctx context.Context, out flow.Emitter) error {
 			return nil
 		}
 		if err != nil {
-			s.cfg.Log().Debug("stress source batch refused", "source", s.cfg.Name, "err", err)
+			s.cfg.Log().Debug("stress source batch refused", "err", err)
 			if !sleepCtx(ctx, wait) {
 				return nil
 			}

@@ -216,7 +216,7 @@ func (s *SyslogTCP) accept(ctx context.Context, ln net.Listener, port string, ou
 			defer stop()
 			defer conn.Close()
 			if err := s.serve(ctx, conn, port, out); err != nil && ctx.Err() == nil {
-				s.cfg.Log().Warn("syslog connection ended", "source", s.cfg.Name, "remote", conn.RemoteAddr().String(), "err", err)
+				s.cfg.Log().Warn("syslog connection ended", "remote", conn.RemoteAddr().String(), "err", err)
 			}
 		})
 	}
