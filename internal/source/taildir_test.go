@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -456,4 +457,40 @@ func (c *countingEmitter) Emit(_ context.Context, batch []flow.Event) error {
 		close(c.done)
 	}
 	return nil
+}
+
+// A position file written by Flume's taildir (inode, pos, file; no
+// fingerprint) is honoured: reading resumes at pos, and the file written
+// back carries fingerprints.
+func TestTaildirFlumePositionFile(t *testing.T) {
+	dir := t.TempDir()
+	app := filepath.Join(dir, "app.log")
+	writeLines(t, app, "A", 0, 20)
+	fi, err := os.Stat(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lineLen := fi.Size() / 20
+	posFile := filepath.Join(t.TempDir(), "taildir_position.json")
+	flume := fmt.Sprintf(`[{"inode":%d,"pos":%d,"file":"%s"}]`, fi.Sys().(*syscall.Stat_t).Ino, 12*lineLen, app)
+	if err := os.WriteFile(posFile, []byte(flume), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := build(t, "taildir", taildirConfig(dir, posFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &collector{}
+	r := runSource(src, out)
+	out.waitFor(t, 8)
+	time.Sleep(50 * time.Millisecond)
+	r.stop(t)
+	got := out.bodies()
+	if len(got) != 8 || !strings.HasPrefix(got[0], "A-00012") {
+		t.Fatalf("read %d lines from %q, want lines 12..19", len(got), got[0])
+	}
+	b, _ := os.ReadFile(posFile)
+	if !strings.Contains(string(b), `"fingerprint"`) || !strings.Contains(string(b), fmt.Sprintf(`"pos":%d`, 20*lineLen)) {
+		t.Fatalf("position file %s", b)
+	}
 }
