@@ -254,8 +254,8 @@ func (s *SpoolDir) Run(ctx context.Context, out flow.Emitter) error {
 			if err != nil {
 				continue // completed (renamed) before the tracker was cleared, or removed
 			}
-			if s.done(path) {
-				continue
+			if s.done(path) || cur.Inode != id.Inode {
+				continue // completed, or another file now has the name: read it fresh
 			}
 			if cur != id {
 				s.fail(path, cur, fmt.Errorf("file has been modified since being read: %s", path))

@@ -246,6 +246,31 @@ func TestSpoolDirResume(t *testing.T) {
 	}
 }
 
+// TestSpoolDirStaleTracker: the tracker names a file that was completed
+// before the tracker was cleared, and a new file now has that name (another
+// inode): the new file is read from its start, not reported as modified.
+func TestSpoolDirStaleTracker(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.log")
+	writeFile(t, path, "new1\nnew2\n", time.Time{})
+	id, err := statID(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, ".flumespool"), 0o755)
+	stale := &spoolTracker{File: path, ID: fileID{Inode: id.Inode + 1, Size: 4, Mtime: 1}, Pos: spoolPos{Offset: 4}}
+	if err := writeSpoolTracker(filepath.Join(dir, ".flumespool", spoolTrackerName), stale); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(0)
+	startSource(t, spoolSource(t, dir, nil, nil), rec)
+	rec.waitEvents(t, 2)
+	waitFor(t, "completion", func() bool { return exists(path + ".COMPLETED") })
+	if got := bodiesOf(rec.events()); got != "new1|new2" {
+		t.Fatalf("events %q", got)
+	}
+}
+
 // modifyingEmitter appends to a file on its first Emit: the file changes
 // after the source picked it up.
 type modifyingEmitter struct {
