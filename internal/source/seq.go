@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -80,7 +81,8 @@ type retryBackoff struct {
 	first, step, max time.Duration
 }
 
-// emitBackoff is emitRetry with the source's own backoff.
+// emitBackoff is emitRetry with the source's own backoff. A batch larger
+// than a channel's transactionCapacity is committed in smaller parts.
 func emitBackoff(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg flow.Config, kind string, b retryBackoff) error {
 	wait := b.first
 	for {
@@ -90,6 +92,15 @@ func emitBackoff(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg 
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, flow.ErrTransactionFull) && len(batch) > 1 {
+			// More events than a channel takes in one transaction (a
+			// syslog read or datagram with many lines): commit in halves.
+			h := len(batch) / 2
+			if err := emitBackoff(ctx, out, batch[:h], cfg, kind, b); err != nil {
+				return err
+			}
+			return emitBackoff(ctx, out, batch[h:], cfg, kind, b)
 		}
 		cfg.Log().Warn(kind+" source could not commit a batch; retrying", "events", len(batch), "err", err, "wait", wait)
 		if !sleepCtx(ctx, wait) {

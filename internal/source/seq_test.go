@@ -19,6 +19,7 @@ type recorder struct {
 	mu        sync.Mutex
 	failFirst int
 	limit     int // most batches accepted, then every call is refused (0: no limit)
+	maxBatch  int // larger batches are refused with flow.ErrTransactionFull (0: no limit)
 	full      bool
 	calls     int
 	batches   [][]flow.Event
@@ -37,6 +38,9 @@ func (r *recorder) Emit(ctx context.Context, batch []flow.Event) error {
 	r.calls++
 	if r.calls <= r.failFirst {
 		return fmt.Errorf("emit %d: %w", r.calls, errRecorderRefused)
+	}
+	if r.maxBatch > 0 && len(batch) > r.maxBatch {
+		return fmt.Errorf("putting %d events: %w", len(batch), flow.ErrTransactionFull)
 	}
 	if r.full || (r.limit > 0 && len(r.batches) >= r.limit) {
 		return fmt.Errorf("putting %d events: %w", len(batch), flow.ErrChannelFull)

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runnel/runnel/internal/channel"
+	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/testutil"
 )
 
 func TestSyslogParse(t *testing.T) {
@@ -149,6 +153,7 @@ func TestSyslogFramer(t *testing.T) {
 
 func TestSyslogTCP(t *testing.T) {
 	rec := newRecorder(2) // two refusals: the source retries, nothing lost
+	rec.maxBatch = 3      // and a channel that takes 3 events per transaction
 	src := buildSrc(t, "syslogtcp", map[string]string{"host": "127.0.0.1", "port": "0", "clientIPHeader": "ip", "clientHostnameHeader": "hn"}).(*SyslogTCP)
 	startSource(t, src, rec)
 	waitListening(t, func() net.Addr {
@@ -276,4 +281,39 @@ func FuzzSyslog(f *testing.F) {
 		}
 		p.Parse(data, false)
 	})
+}
+
+// TestSyslogTCPSmallTransactions: one read holds more messages than the
+// memory channel takes per transaction; the source commits them in parts.
+func TestSyslogTCPSmallTransactions(t *testing.T) {
+	ch := channel.NewMemory(1000, 5, 0, 0)
+	proc := &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}}
+	src := buildSrc(t, "syslogtcp", map[string]string{"host": "127.0.0.1", "port": "0"}).(*SyslogTCP)
+	startSource(t, src, proc)
+	addr := waitListening(t, func() net.Addr {
+		if a := src.ListenAddrs(); len(a) > 0 {
+			return a[0]
+		}
+		return nil
+	})
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream bytes.Buffer
+	for i := range 40 {
+		fmt.Fprintf(&stream, "<13>1 - h m%d\n", i)
+	}
+	conn.Write(stream.Bytes())
+	conn.Close()
+	var got []string
+	waitFor(t, "40 events in the channel", func() bool {
+		got = append(got, testutil.TakeBodies(t, ch)...)
+		return len(got) >= 40
+	})
+	for i, b := range got {
+		if b != fmt.Sprintf("m%d", i) {
+			t.Fatalf("event %d is %q", i, b)
+		}
+	}
 }
