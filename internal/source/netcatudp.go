@@ -70,7 +70,7 @@ func (n *NetcatUDP) Run(ctx context.Context, out flow.Emitter) error {
 		if len(batch) == 0 {
 			return
 		}
-		if err := out.Emit(ctx, batch); err != nil && ctx.Err() == nil {
+		if err := emitSplit(ctx, out, batch); err != nil && ctx.Err() == nil {
 			n.cfg.Log().Warn("netcatudp source dropped a datagram the channels refused", "from", from.String(), "events", len(batch), "err", err)
 		}
 	})

@@ -22,6 +22,7 @@ func waitListening(t testing.TB, addr func() net.Addr) string {
 
 func TestNetcatUDP(t *testing.T) {
 	rec := newRecorder(1) // the first datagram is refused and dropped, as Flume drops it
+	rec.maxBatch = 1      // and a datagram of several lines is committed line by line
 	src := buildSrc(t, "NETCATUDP", map[string]string{"bind": "127.0.0.1", "port": "0", "remoteAddressHeader": "from"}).(*NetcatUDP)
 	startSource(t, src, rec)
 	addr := waitListening(t, src.ListenAddr)

@@ -114,6 +114,21 @@ func emitBackoff(ctx context.Context, out flow.Emitter, batch []flow.Event, cfg 
 	}
 }
 
+// emitSplit offers batch once; a batch refused with ErrTransactionFull is
+// offered again in halves. It is for sources that cannot wait (UDP): on
+// any other error the rest of the batch is not committed.
+func emitSplit(ctx context.Context, out flow.Emitter, batch []flow.Event) error {
+	err := out.Emit(ctx, batch)
+	if err != nil && errors.Is(err, flow.ErrTransactionFull) && len(batch) > 1 {
+		h := len(batch) / 2
+		if err := emitSplit(ctx, out, batch[:h]); err != nil {
+			return err
+		}
+		return emitSplit(ctx, out, batch[h:])
+	}
+	return err
+}
+
 // sleepCtx waits d; it returns false when ctx ended first.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
