@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +233,34 @@ func buildErr(t testing.TB, typeName string, keys map[string]string) error {
 	t.Helper()
 	_, err := tryBuildSrc(t, typeName, keys)
 	return err
+}
+
+// TestSourceNames: every Flume alias, Java class name and Connect-style
+// name resolves (case-insensitively) to its source.
+func TestSourceNames(t *testing.T) {
+	for _, names := range [][]string{
+		{"seq", "org.apache.flume.source.SequenceGeneratorSource"},
+		{"org.apache.flume.source.StressSource"},
+		{"netcatudp", "org.apache.flume.source.NetcatUdpSource"},
+		{"exec", "org.apache.flume.source.ExecSource"},
+		{"spooldir", "org.apache.flume.source.SpoolDirectorySource", "SpoolDirSource"},
+		{"syslogtcp", "org.apache.flume.source.SyslogTcpSource", "SyslogTcpSource"},
+		{"syslogudp", "org.apache.flume.source.SyslogUDPSource", "SyslogUdpSource"},
+		{"multiport_syslogtcp", "org.apache.flume.source.MultiportSyslogTCPSource", "MultiportSyslogTcpSource"},
+		{"http", "org.apache.flume.source.http.HTTPSource", "HttpSource"},
+		{"org.apache.flume.source.kafka.KafkaSource"},
+	} {
+		first, ok := flow.Lookup(flow.KindSource, names[0])
+		if !ok {
+			t.Errorf("%s not registered", names[0])
+			continue
+		}
+		for _, n := range names[1:] {
+			for _, spelling := range []string{n, strings.ToUpper(n)} {
+				if r, ok := flow.Lookup(flow.KindSource, spelling); !ok || r != first {
+					t.Errorf("%s does not name the same source as %s", spelling, names[0])
+				}
+			}
+		}
+	}
 }
