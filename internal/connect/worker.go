@@ -1,0 +1,497 @@
+// Package connect is runnel's Kafka Connect dialect: a worker that runs
+// connectors (the flow engine's sources and sinks, looked up by their
+// connector.class) as tasks producing to or consuming from Kafka with
+// franz-go, a source offset store, and Kafka Connect's REST API.
+//
+// Files: config.go (worker keys), connector.go (connector keys, error
+// policy), converter.go, clients.go (producer/consumer keys → franz-go),
+// offsets.go (standalone offset file), worker.go (connectors and the task
+// supervisor), task_source.go, task_sink.go, rest.go.
+//
+// Locking: Worker.opMu serialises changes (create, delete, pause, ...);
+// Worker.mu guards the connector map and is never held while waiting for a
+// task; taskRunner.mu guards one task's state. Order: opMu → mu → task mu.
+package connect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel/runnel/internal/flow"
+)
+
+// Connector and task states, as Kafka Connect names them.
+const (
+	StateRunning    = "RUNNING"
+	StatePaused     = "PAUSED"
+	StateStopped    = "STOPPED"
+	StateFailed     = "FAILED"
+	StateRestarting = "RESTARTING"
+	StateUnassigned = "UNASSIGNED"
+)
+
+// Errors the REST layer maps to HTTP codes.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrBadState = errors.New("bad state")
+)
+
+// Worker runs connectors in one process (standalone mode).
+type Worker struct {
+	cfg     *WorkerConfig
+	log     *slog.Logger
+	id      string
+	offsets *FileOffsets
+	admin   *kgo.Client
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the flush loop and every task supervisor
+
+	opMu  sync.Mutex // serialises changes to connectors
+	mu    sync.Mutex // guards conns
+	conns map[string]*connector
+}
+
+// connector is one configured connector; its fields are guarded by
+// Worker.mu.
+type connector struct {
+	cfg    *ConnectorConfig
+	target string // RUNNING, PAUSED or STOPPED
+	task   *taskRunner
+}
+
+// taskRunner is a connector's one task and its supervisor goroutine.
+type taskRunner struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex // guards state and trace
+	state string
+	trace string
+}
+
+func (t *taskRunner) set(state, trace string) {
+	t.mu.Lock()
+	t.state, t.trace = state, trace
+	t.mu.Unlock()
+}
+
+func (t *taskRunner) get() (string, string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state, t.trace
+}
+
+// NewWorker opens the offset store and starts the offset flush loop. Close
+// stops every task and flushes.
+func NewWorker(cfg *WorkerConfig, log *slog.Logger) (*Worker, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	offs, err := OpenFileOffsets(cfg.OffsetFile)
+	if err != nil {
+		return nil, err
+	}
+	admin, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("creating the worker's Kafka client: %w", err)
+	}
+	w := &Worker{cfg: cfg, log: log, id: cfg.Listen, offsets: offs, admin: admin, conns: map[string]*connector{}}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.wg.Add(1)
+	go w.flushLoop()
+	return w, nil
+}
+
+// ID is the worker id shown in statuses (its REST host:port).
+func (w *Worker) ID() string { return w.id }
+
+// SetID changes the worker id (after the REST listener picked a port).
+func (w *Worker) SetID(id string) { w.id = id }
+
+func (w *Worker) flushLoop() {
+	defer w.wg.Done()
+	interval := w.cfg.OffsetFlush
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+			if err := w.offsets.Flush(); err != nil {
+				w.log.Error("flushing source offsets", "err", err)
+			}
+		}
+	}
+}
+
+// Close stops every task, flushes source offsets and releases the worker.
+func (w *Worker) Close() error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	w.mu.Lock()
+	var runners []*taskRunner
+	for _, c := range w.conns {
+		if c.task != nil {
+			runners = append(runners, c.task)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range runners {
+		r.cancel()
+	}
+	for _, r := range runners {
+		<-r.done
+	}
+	w.cancel()
+	w.wg.Wait()
+	w.admin.Close()
+	return w.offsets.Flush()
+}
+
+// Create adds and starts a connector. It fails with ErrConflict when the
+// name exists.
+func (w *Worker) Create(props map[string]string) (*ConnectorConfig, error) {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	cc, err := ParseConnector(w.cfg, props)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	_, exists := w.conns[cc.Name]
+	w.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("connector %s already exists: %w", cc.Name, ErrConflict)
+	}
+	w.logWarnings(cc)
+	c := &connector{cfg: cc, target: StateRunning}
+	w.mu.Lock()
+	w.conns[cc.Name] = c
+	w.mu.Unlock()
+	w.startTask(c)
+	w.log.Info("connector created", "connector", cc.Name, "class", cc.Props[KeyConnectorClass], "type", cc.Type)
+	return cc, nil
+}
+
+func (w *Worker) logWarnings(cc *ConnectorConfig) {
+	for _, wn := range cc.Warnings {
+		w.log.Warn(wn.Message, "connector", cc.Name, "key", wn.Key)
+	}
+}
+
+// Put creates the connector or replaces its config (restarting its task);
+// created reports which.
+func (w *Worker) Put(name string, props map[string]string) (cc *ConnectorConfig, created bool, err error) {
+	if props[KeyName] == "" {
+		props[KeyName] = name
+	}
+	if props[KeyName] != name {
+		return nil, false, fmt.Errorf("connector name %q in the config does not match %q in the path: %w", props[KeyName], name, ErrBadState)
+	}
+	w.mu.Lock()
+	c := w.conns[name]
+	w.mu.Unlock()
+	if c == nil {
+		cc, err := w.Create(props)
+		return cc, err == nil, err
+	}
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	cc, err = ParseConnector(w.cfg, props)
+	if err != nil {
+		return nil, false, err
+	}
+	w.logWarnings(cc)
+	w.stopTask(c)
+	w.mu.Lock()
+	c.cfg = cc
+	target := c.target
+	w.mu.Unlock()
+	if target == StateRunning {
+		w.startTask(c)
+	} else {
+		w.idleTask(c, target)
+	}
+	w.log.Info("connector config updated", "connector", name)
+	return cc, false, nil
+}
+
+func (w *Worker) lookup(name string) (*connector, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.conns[name]
+	if c == nil {
+		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
+	}
+	return c, nil
+}
+
+// Delete stops and removes a connector (its source offsets stay, as Kafka).
+func (w *Worker) Delete(name string) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.stopTask(c)
+	w.mu.Lock()
+	delete(w.conns, name)
+	w.mu.Unlock()
+	if err := w.offsets.Flush(); err != nil {
+		w.log.Error("flushing source offsets", "err", err)
+	}
+	w.log.Info("connector deleted", "connector", name)
+	return nil
+}
+
+// SetTarget pauses (PAUSED), stops (STOPPED) or resumes (RUNNING) a
+// connector.
+func (w *Worker) SetTarget(name, target string) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	old := c.target
+	c.target = target
+	w.mu.Unlock()
+	if old == target {
+		return nil
+	}
+	w.stopTask(c)
+	if target == StateRunning {
+		w.startTask(c)
+	} else {
+		w.idleTask(c, target)
+	}
+	w.log.Info("connector state changed", "connector", name, "from", old, "to", target)
+	return nil
+}
+
+// Restart restarts the connector's task (onlyFailed: only if it failed). A
+// paused or stopped connector is left as it is.
+func (w *Worker) Restart(name string, onlyFailed bool) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	target, t := c.target, c.task
+	w.mu.Unlock()
+	if target != StateRunning {
+		return nil
+	}
+	if onlyFailed && t != nil {
+		if st, _ := t.get(); st != StateFailed && st != StateRestarting {
+			return nil
+		}
+	}
+	w.stopTask(c)
+	w.startTask(c)
+	return nil
+}
+
+// stopTask cancels the connector's task and waits for it; opMu held.
+func (w *Worker) stopTask(c *connector) {
+	w.mu.Lock()
+	t := c.task
+	c.task = nil
+	w.mu.Unlock()
+	if t == nil || t.cancel == nil {
+		return
+	}
+	t.cancel()
+	<-t.done
+	if err := w.offsets.Flush(); err != nil {
+		w.log.Error("flushing source offsets", "err", err)
+	}
+}
+
+// idleTask records a not-running task in state (PAUSED, STOPPED); opMu held.
+func (w *Worker) idleTask(c *connector, state string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if state == StateStopped {
+		c.task = nil
+		return
+	}
+	c.task = &taskRunner{state: state}
+}
+
+// startTask starts the connector's task supervisor; opMu held.
+func (w *Worker) startTask(c *connector) {
+	ctx, cancel := context.WithCancel(w.ctx)
+	t := &taskRunner{cancel: cancel, done: make(chan struct{}), state: StateRunning}
+	w.mu.Lock()
+	c.task = t
+	cc := c.cfg
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		defer close(t.done)
+		w.supervise(ctx, cc, t)
+	}()
+}
+
+// supervise runs a task until ctx is done, starting it again with backoff
+// after each failure (Kafka Connect leaves a failed task dead).
+func (w *Worker) supervise(ctx context.Context, cc *ConnectorConfig, t *taskRunner) {
+	log := w.log.With("connector", cc.Name, "task", 0)
+	backoff := w.cfg.RestartBackoff
+	for {
+		t.set(StateRunning, "")
+		started := time.Now()
+		var err error
+		if cc.Type == connectorTypeSource {
+			err = w.runSource(ctx, cc)
+		} else {
+			err = w.runSink(ctx, cc)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("task ended by itself")
+		}
+		if time.Since(started) > w.cfg.RestartBackoffMax {
+			backoff = w.cfg.RestartBackoff
+		}
+		log.Error("task failed; restarting it", "err", err, "restart_in", backoff)
+		t.set(StateFailed, traceOf(err, backoff))
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+		_, trace := t.get()
+		t.set(StateRestarting, trace)
+		backoff = min(backoff*2, w.cfg.RestartBackoffMax)
+	}
+}
+
+// traceOf renders err as a task trace: the message, then each wrapped
+// cause on its own line, as a Java trace lists its "Caused by"s.
+func traceOf(err error, restartIn time.Duration) string {
+	var b strings.Builder
+	b.WriteString(err.Error())
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		fmt.Fprintf(&b, "\nCaused by: %s", e.Error())
+	}
+	if restartIn > 0 {
+		fmt.Fprintf(&b, "\n(runnel restarts the task in %s)", restartIn)
+	}
+	return b.String()
+}
+
+// TaskStatus is one task in a status answer.
+type TaskStatus struct {
+	ID       int    `json:"id"`
+	State    string `json:"state"`
+	WorkerID string `json:"worker_id"`
+	Trace    string `json:"trace,omitempty"`
+}
+
+// ConnectorState is the connector part of a status answer.
+type ConnectorState struct {
+	State    string `json:"state"`
+	WorkerID string `json:"worker_id"`
+	Trace    string `json:"trace,omitempty"`
+}
+
+// Status is GET /connectors/{name}/status.
+type Status struct {
+	Name      string         `json:"name"`
+	Connector ConnectorState `json:"connector"`
+	Tasks     []TaskStatus   `json:"tasks"`
+	Type      string         `json:"type"`
+}
+
+// Status returns a connector's status.
+func (w *Worker) Status(name string) (*Status, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	c := w.conns[name]
+	if c == nil {
+		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
+	}
+	s := &Status{Name: name, Connector: ConnectorState{State: c.target, WorkerID: w.id}, Tasks: []TaskStatus{}, Type: c.cfg.Type}
+	if c.task != nil {
+		st, trace := c.task.get()
+		s.Tasks = append(s.Tasks, TaskStatus{ID: 0, State: st, WorkerID: w.id, Trace: trace})
+	}
+	return s, nil
+}
+
+// Names lists the connectors, sorted.
+func (w *Worker) Names() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	names := make([]string, 0, len(w.conns))
+	for n := range w.conns {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Config returns a copy of a connector's config.
+func (w *Worker) Config(name string) (*ConnectorConfig, error) {
+	c, err := w.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return c.cfg, nil
+}
+
+// Target returns a connector's target state.
+func (w *Worker) Target(name string) (string, error) {
+	c, err := w.lookup(name)
+	if err != nil {
+		return "", err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return c.target, nil
+}
+
+// buildComponent builds the connector's source or sink for one task run.
+func (w *Worker) buildComponent(cc *ConnectorConfig, log *slog.Logger) (any, error) {
+	cfg := cc.Component
+	cfg.Logger = log
+	cfg.Agent = cc.Name
+	if cc.Type == connectorTypeSource {
+		cfg.Offsets = w.offsets.For(cc.Name)
+	}
+	v, err := cc.Reg.Build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("building %s %s: %w", cc.Type, cc.Name, err)
+	}
+	return v, nil
+}
+
+var _ flow.OffsetStore = (*ConnectorOffsets)(nil)
