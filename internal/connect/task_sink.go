@@ -269,7 +269,9 @@ func (d *sinkDelivery) deadLetter(ctx context.Context, r *kgo.Record, stage stri
 	out := &kgo.Record{Topic: topic, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}
 	out.Headers = append(out.Headers, r.Headers...)
 	if d.cc.Errors.DLQHeaders {
-		h := func(k, v string) { out.Headers = append(out.Headers, kgo.RecordHeader{Key: "__connect.errors." + k, Value: []byte(v)}) }
+		h := func(k, v string) {
+			out.Headers = append(out.Headers, kgo.RecordHeader{Key: "__connect.errors." + k, Value: []byte(v)})
+		}
 		h("topic", r.Topic)
 		h("partition", strconv.Itoa(int(r.Partition)))
 		h("offset", strconv.FormatInt(r.Offset, 10))

@@ -25,6 +25,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	_ "github.com/runnel/runnel/internal/components" // every source and sink is a connector
 	"github.com/runnel/runnel/internal/flow"
 )
 
