@@ -232,6 +232,10 @@ func endOffset(t *testing.T, brokers, topic string) int64 {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	return listEnd(ctx, cl, topic)
+}
+
+func listEnd(ctx context.Context, cl *kgo.Client, topic string) int64 {
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
 	if err != nil {
 		return 0
