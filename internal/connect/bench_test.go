@@ -58,7 +58,7 @@ func BenchmarkFileToTopic(b *testing.B) {
 	if _, err := w.Create(map[string]string{"name": "src", "connector.class": "FileStreamSource", "file": in, "topic": "bench"}); err != nil {
 		b.Fatal(err)
 	}
-	for endOffsetB(b, brokers, "bench") < int64(b.N) {
+	for endOffset(b, brokers, "bench") < int64(b.N) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	b.StopTimer()
@@ -109,15 +109,4 @@ func BenchmarkTopicToFile(b *testing.B) {
 	if d := time.Since(first); d > 0 {
 		b.ReportMetric(float64(int64(b.N)*100-firstSize)/100/d.Seconds(), "lines/s-after-join")
 	}
-}
-
-func endOffsetB(b *testing.B, brokers, topic string) int64 {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return listEnd(ctx, cl, topic)
 }

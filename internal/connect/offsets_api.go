@@ -50,11 +50,7 @@ func (w *Worker) GetOffsets(ctx context.Context, name string) (*Offsets, error) 
 // mustBeStopped refuses offset changes unless the connector is STOPPED, as
 // Kafka does.
 func (w *Worker) mustBeStopped(name string) (*ConnectorConfig, error) {
-	cc, err := w.Config(name)
-	if err != nil {
-		return nil, err
-	}
-	t, err := w.Target(name)
+	cc, t, err := w.snapshot(name)
 	if err != nil {
 		return nil, err
 	}

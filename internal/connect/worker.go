@@ -458,26 +458,26 @@ func (w *Worker) Names() []string {
 	return names
 }
 
-// Config returns a copy of a connector's config.
+// Config returns a connector's config (not to be modified).
 func (w *Worker) Config(name string) (*ConnectorConfig, error) {
-	c, err := w.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return c.cfg, nil
+	cc, _, err := w.snapshot(name)
+	return cc, err
 }
 
 // Target returns a connector's target state.
 func (w *Worker) Target(name string) (string, error) {
-	c, err := w.lookup(name)
-	if err != nil {
-		return "", err
-	}
+	_, t, err := w.snapshot(name)
+	return t, err
+}
+
+func (w *Worker) snapshot(name string) (*ConnectorConfig, string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return c.target, nil
+	c := w.conns[name]
+	if c == nil {
+		return nil, "", fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
+	}
+	return c.cfg, c.target, nil
 }
 
 // buildComponent builds the connector's source or sink for one task run.

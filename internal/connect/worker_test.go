@@ -223,7 +223,7 @@ func TestTutorial(t *testing.T) {
 	})
 }
 
-func endOffset(t *testing.T, brokers, topic string) int64 {
+func endOffset(t testing.TB, brokers, topic string) int64 {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers))
 	if err != nil {
