@@ -7,7 +7,6 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnel/runnel/internal/connect"
-	"github.com/runnel/runnel/internal/properties"
 )
 
 func init() { register("connect", newConnectCmd) }
@@ -42,7 +40,7 @@ and manage a running worker through its REST API (Kafka Connect's paths):
 	}
 	cmd.PersistentFlags().StringVar(&restURL, "url", connect.DefaultListener, "the worker's REST API")
 	c := &restClient{url: &restURL}
-	cmd.AddCommand(newConnectStandaloneCmd(g), newConnectDistributedCmd(),
+	cmd.AddCommand(newConnectStandaloneCmd(g), newConnectDistributedCmd(g),
 		c.cmd("list", "List connectors with their state", cobra.NoArgs, func(cmd *cobra.Command, _ []string) error {
 			var m map[string]struct {
 				Status connect.Status `json:"status"`
@@ -110,16 +108,18 @@ http://127.0.0.1:8083). Runs until Ctrl-C.`,
 	}
 }
 
-func newConnectDistributedCmd() *cobra.Command {
+func newConnectDistributedCmd(g *Globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "distributed WORKER.properties",
-		Short: "Run a distributed Kafka Connect worker (not implemented yet)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Run a distributed Kafka Connect worker (as connect-distributed.sh)",
+		Long: `Run a distributed worker: workers with the same group.id share the
+connectors (one task each) through a consumer group of protocol type
+"connect"; configs, target states and source offsets live in the compacted
+config.storage.topic and offset.storage.topic (created when missing). Create
+connectors over the REST API of any worker. Runs until Ctrl-C.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if _, err := properties.LoadFile(args[0]); err != nil {
-				return fmt.Errorf("reading worker config: %w", err)
-			}
-			return errors.New("distributed mode is not implemented yet; run `runnel connect standalone` (see docs/connect.md)")
+			return connect.RunDistributed(cmd.Context(), args[0], g.Logger(), nil)
 		},
 	}
 }

@@ -128,6 +128,9 @@ func (w *Worker) Handler() http.Handler {
 	})
 	h("GET /connector-plugins", w.restPlugins)
 	h("PUT /connector-plugins/{type}/config/validate", w.restValidate)
+	if w.dist != nil {
+		return w.dist.proxy(mux)
+	}
 	return mux
 }
 

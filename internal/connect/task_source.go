@@ -15,6 +15,9 @@ import (
 // converts, transforms and produces every event (acks=all, idempotent).
 func (w *Worker) runSource(ctx context.Context, cc *ConnectorConfig) error {
 	log := w.log.With("connector", cc.Name, "task", 0)
+	if err := w.offsets.Reload(ctx, cc.Name); err != nil {
+		return err
+	}
 	v, err := w.buildComponent(cc, log)
 	if err != nil {
 		return err

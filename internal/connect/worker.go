@@ -53,6 +53,9 @@ type Worker struct {
 	id      string
 	offsets *FileOffsets
 	admin   *kgo.Client
+	// dist is set in distributed mode: REST changes go through the config
+	// topic and the group decides which connectors run here.
+	dist *distributed
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -107,11 +110,17 @@ func NewWorker(cfg *WorkerConfig, log *slog.Logger) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the worker's Kafka client: %w", err)
 	}
+	return newWorker(cfg, log, offs, admin), nil
+}
+
+// newWorker starts a worker on the given offset store and client (which
+// Close closes).
+func newWorker(cfg *WorkerConfig, log *slog.Logger, offs *FileOffsets, admin *kgo.Client) *Worker {
 	w := &Worker{cfg: cfg, log: log, id: cfg.Listen, offsets: offs, admin: admin, conns: map[string]*connector{}}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.wg.Add(1)
 	go w.flushLoop()
-	return w, nil
+	return w
 }
 
 // ID is the worker id shown in statuses (its REST host:port).
@@ -164,9 +173,42 @@ func (w *Worker) Close() error {
 	return w.offsets.Flush()
 }
 
-// Create adds and starts a connector. It fails with ErrConflict when the
-// name exists.
+// Create adds and starts a connector (distributed: writes it to the config
+// topic).
 func (w *Worker) Create(props map[string]string) (*ConnectorConfig, error) {
+	if w.dist != nil {
+		return w.dist.create(props)
+	}
+	return w.createLocal(props)
+}
+
+// Put creates or replaces a connector's config.
+func (w *Worker) Put(name string, props map[string]string) (*ConnectorConfig, bool, error) {
+	if w.dist != nil {
+		return w.dist.put(name, props)
+	}
+	return w.putLocal(name, props)
+}
+
+// Delete removes a connector.
+func (w *Worker) Delete(name string) error {
+	if w.dist != nil {
+		return w.dist.delete(name)
+	}
+	return w.deleteLocal(name)
+}
+
+// SetTarget pauses, stops or resumes a connector.
+func (w *Worker) SetTarget(name, target string) error {
+	if w.dist != nil {
+		return w.dist.setTarget(name, target)
+	}
+	return w.setTargetLocal(name, target)
+}
+
+// createLocal adds and starts a connector on this worker. It fails with ErrConflict when the
+// name exists.
+func (w *Worker) createLocal(props map[string]string) (*ConnectorConfig, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	cc, err := ParseConnector(w.cfg, props)
@@ -197,7 +239,7 @@ func (w *Worker) logWarnings(cc *ConnectorConfig) {
 
 // Put creates the connector or replaces its config (restarting its task);
 // created reports which.
-func (w *Worker) Put(name string, props map[string]string) (cc *ConnectorConfig, created bool, err error) {
+func (w *Worker) putLocal(name string, props map[string]string) (cc *ConnectorConfig, created bool, err error) {
 	if props[KeyName] == "" {
 		props[KeyName] = name
 	}
@@ -208,7 +250,7 @@ func (w *Worker) Put(name string, props map[string]string) (cc *ConnectorConfig,
 	c := w.conns[name]
 	w.mu.Unlock()
 	if c == nil {
-		cc, err := w.Create(props)
+		cc, err := w.createLocal(props)
 		return cc, err == nil, err
 	}
 	w.opMu.Lock()
@@ -243,7 +285,7 @@ func (w *Worker) lookup(name string) (*connector, error) {
 }
 
 // Delete stops and removes a connector (its source offsets stay, as Kafka).
-func (w *Worker) Delete(name string) error {
+func (w *Worker) deleteLocal(name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	c, err := w.lookup(name)
@@ -263,7 +305,7 @@ func (w *Worker) Delete(name string) error {
 
 // SetTarget pauses (PAUSED), stops (STOPPED) or resumes (RUNNING) a
 // connector.
-func (w *Worker) SetTarget(name, target string) error {
+func (w *Worker) setTargetLocal(name, target string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	c, err := w.lookup(name)
@@ -435,6 +477,9 @@ func (w *Worker) Status(name string) (*Status, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.conns[name]
+	if c == nil && w.dist != nil {
+		return w.dist.remoteStatus(name)
+	}
 	if c == nil {
 		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
 	}
@@ -448,6 +493,13 @@ func (w *Worker) Status(name string) (*Status, error) {
 
 // Names lists the connectors, sorted.
 func (w *Worker) Names() []string {
+	if w.dist != nil {
+		return w.dist.names()
+	}
+	return w.localNames()
+}
+
+func (w *Worker) localNames() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	names := make([]string, 0, len(w.conns))
@@ -471,6 +523,13 @@ func (w *Worker) Target(name string) (string, error) {
 }
 
 func (w *Worker) snapshot(name string) (*ConnectorConfig, string, error) {
+	if w.dist != nil {
+		return w.dist.snapshot(name)
+	}
+	return w.localSnapshot(name)
+}
+
+func (w *Worker) localSnapshot(name string) (*ConnectorConfig, string, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.conns[name]

@@ -1,0 +1,605 @@
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/runnel/runnel/internal/flow"
+)
+
+// Distributed mode. Workers with the same group.id form a classic group of
+// protocol type "connect" (JoinGroup/SyncGroup/Heartbeat/LeaveGroup sent
+// with kmsg). The leader assigns connectors stickily: a connector stays
+// with its worker unless that worker left or holds more than its share, so
+// adding a connector does not stop the others. Configs and target states
+// live in config.storage.topic in Kafka Connect's record layout
+// (connector-<name> → {"properties":{...}}, target-state-<name> →
+// {"state":"STARTED|PAUSED|STOPPED"}); every worker reads it and any worker
+// writes it. Source offsets live in offset.storage.topic. The assignment
+// each member gets names every connector's owner, and REST calls about a
+// connector running elsewhere are proxied to its owner.
+const (
+	connectProtocolType = "connect"
+	connectProtocolName = "runnel"
+	sessionTimeout      = 10 * time.Second
+	heartbeatInterval   = time.Second
+)
+
+type distributed struct {
+	w   *Worker
+	cl  *kgo.Client
+	log *slog.Logger
+	url string // this worker's REST URL
+
+	changed chan struct{} // a config record was applied (cap 1)
+
+	mu       sync.Mutex // guards every field below
+	configs  map[string]map[string]string
+	targets  map[string]string
+	owners   map[string]string // connector → owner's REST URL
+	mine     []string
+	readUpTo int64 // next config topic offset to read
+}
+
+// memberMeta is a member's JoinGroup metadata; assignment its SyncGroup
+// assignment.
+type memberMeta struct {
+	URL        string   `json:"url"`
+	Connectors []string `json:"connectors"`
+}
+
+type assignment struct {
+	Connectors []string          `json:"connectors"`
+	Owners     map[string]string `json:"owners"`
+}
+
+// RunDistributed runs a distributed worker until ctx is done.
+func RunDistributed(ctx context.Context, workerFile string, log *slog.Logger, ready func(addr string)) (err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := LoadWorkerFile(workerFile, log)
+	if err != nil {
+		return err
+	}
+	if cfg.GroupID == "" {
+		return fmt.Errorf("worker config %s: %s is required in distributed mode", workerFile, KeyGroupID)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		return fmt.Errorf("creating the worker's Kafka client: %w", err)
+	}
+	if err := createInternalTopics(ctx, cl, cfg); err != nil {
+		cl.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		cl.Close()
+		return fmt.Errorf("listening for the REST API: %w", err)
+	}
+	w := newWorker(cfg, log, NewTopicOffsets(cl, cfg.OffsetTopic), cl)
+	w.SetID(ln.Addr().String())
+	d := &distributed{w: w, cl: cl, log: log, url: "http://" + ln.Addr().String(), changed: make(chan struct{}, 1),
+		configs: map[string]map[string]string{}, targets: map[string]string{}, owners: map[string]string{}}
+	w.dist = d
+	defer func() {
+		if cerr := w.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); d.readConfigs(runCtx) }()
+	go func() { defer wg.Done(); d.member(runCtx) }()
+	defer func() { cancel(); wg.Wait() }()
+	log.Info("Kafka Connect distributed worker started", "rest", d.url, "group", cfg.GroupID, "brokers", cfg.Brokers)
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	return w.Serve(ctx, ln)
+}
+
+func createInternalTopics(ctx context.Context, cl *kgo.Client, cfg *WorkerConfig) error {
+	compact := "compact"
+	adm := kadm.NewClient(cl)
+	for _, t := range []string{cfg.ConfigTopic, cfg.OffsetTopic, cfg.StatusTopic} {
+		resp, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating internal topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// readConfigs follows the config topic from its start, applying records.
+func (d *distributed) readConfigs(ctx context.Context) {
+	topic := d.w.cfg.ConfigTopic
+	rd, err := kgo.NewClient(kgo.SeedBrokers(d.w.cfg.Brokers...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		d.log.Error("reading the config topic", "err", err)
+		return
+	}
+	defer rd.Close()
+	for ctx.Err() == nil {
+		fs := rd.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) { d.apply(r) })
+		select {
+		case d.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// apply updates the config maps from one config topic record.
+func (d *distributed) apply(r *kgo.Record) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.readUpTo = r.Offset + 1
+	key := string(r.Key)
+	if name, ok := strings.CutPrefix(key, "connector-"); ok {
+		if r.Value == nil {
+			delete(d.configs, name)
+			delete(d.targets, name)
+			return
+		}
+		var v struct {
+			Properties map[string]string `json:"properties"`
+		}
+		if json.Unmarshal(r.Value, &v) == nil && v.Properties != nil {
+			d.configs[name] = v.Properties
+		}
+		return
+	}
+	if name, ok := strings.CutPrefix(key, "target-state-"); ok {
+		var v struct {
+			State string `json:"state"`
+		}
+		if r.Value == nil || json.Unmarshal(r.Value, &v) != nil {
+			delete(d.targets, name)
+			return
+		}
+		if v.State == "STARTED" {
+			v.State = StateRunning
+		}
+		d.targets[name] = v.State
+	}
+}
+
+// write produces config records and waits until this worker has read them.
+func (d *distributed) write(recs ...*kgo.Record) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, r := range recs {
+		r.Topic = d.w.cfg.ConfigTopic
+		r.Partition = 0
+	}
+	res := d.cl.ProduceSync(ctx, recs...)
+	if err := res.FirstErr(); err != nil {
+		return fmt.Errorf("writing to the config topic %s: %w", d.w.cfg.ConfigTopic, err)
+	}
+	last := recs[len(recs)-1].Offset
+	for {
+		d.mu.Lock()
+		done := d.readUpTo > last
+		d.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting to read back the config topic: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func configRecord(name string, props map[string]string) *kgo.Record {
+	v, _ := json.Marshal(map[string]any{"properties": props})
+	return &kgo.Record{Key: []byte("connector-" + name), Value: v}
+}
+
+func targetRecord(name, state string) *kgo.Record {
+	if state == StateRunning {
+		state = "STARTED"
+	}
+	v, _ := json.Marshal(map[string]string{"state": state})
+	return &kgo.Record{Key: []byte("target-state-" + name), Value: v}
+}
+
+func (d *distributed) create(props map[string]string) (*ConnectorConfig, error) {
+	cc, err := ParseConnector(d.w.cfg, props)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	_, exists := d.configs[cc.Name]
+	d.mu.Unlock()
+	if exists {
+		return nil, fmt.Errorf("connector %s already exists: %w", cc.Name, ErrConflict)
+	}
+	return cc, d.write(targetRecord(cc.Name, StateRunning), configRecord(cc.Name, props))
+}
+
+func (d *distributed) put(name string, props map[string]string) (*ConnectorConfig, bool, error) {
+	if props[KeyName] == "" {
+		props[KeyName] = name
+	}
+	cc, err := ParseConnector(d.w.cfg, props)
+	if err != nil {
+		return nil, false, err
+	}
+	d.mu.Lock()
+	_, exists := d.configs[name]
+	d.mu.Unlock()
+	recs := []*kgo.Record{configRecord(name, props)}
+	if !exists {
+		recs = append([]*kgo.Record{targetRecord(name, StateRunning)}, recs...)
+	}
+	return cc, !exists, d.write(recs...)
+}
+
+func (d *distributed) delete(name string) error {
+	if _, _, err := d.snapshot(name); err != nil {
+		return err
+	}
+	return d.write(&kgo.Record{Key: []byte("target-state-" + name)}, &kgo.Record{Key: []byte("connector-" + name)})
+}
+
+func (d *distributed) setTarget(name, state string) error {
+	if _, _, err := d.snapshot(name); err != nil {
+		return err
+	}
+	return d.write(targetRecord(name, state))
+}
+
+func (d *distributed) names() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Sorted(maps.Keys(d.configs))
+}
+
+func (d *distributed) snapshot(name string) (*ConnectorConfig, string, error) {
+	d.mu.Lock()
+	props, ok := d.configs[name]
+	target := d.targets[name]
+	d.mu.Unlock()
+	if !ok {
+		return nil, "", fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
+	}
+	if target == "" {
+		target = StateRunning
+	}
+	cc, err := ParseConnector(d.w.cfg, props)
+	if err != nil {
+		return nil, "", err
+	}
+	return cc, target, nil
+}
+
+// remoteStatus is the status of a connector this worker does not run; the
+// REST layer proxies to the owner when there is one, so this answers for
+// connectors not assigned yet. w.mu is held by the caller.
+func (d *distributed) remoteStatus(name string) (*Status, error) {
+	d.mu.Lock()
+	props, ok := d.configs[name]
+	owner := d.owners[name]
+	target := d.targets[name]
+	d.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
+	}
+	typ := connectorTypeSource
+	if _, isSource := flow.Lookup(flow.KindSource, props[KeyConnectorClass]); !isSource {
+		typ = connectorTypeSink
+	}
+	if target == "" {
+		target = StateRunning
+	}
+	s := &Status{Name: name, Connector: ConnectorState{State: target, WorkerID: strings.TrimPrefix(owner, "http://")}, Type: typ,
+		Tasks: []TaskStatus{{ID: 0, State: StateUnassigned, WorkerID: strings.TrimPrefix(owner, "http://")}}}
+	if owner == "" {
+		s.Connector.State = StateUnassigned
+	}
+	return s, nil
+}
+
+// ownerOf returns the REST URL of the worker running name when that is
+// another worker.
+func (d *distributed) ownerOf(name string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	o := d.owners[name]
+	return o, o != "" && o != d.url
+}
+
+// proxy wraps the REST handler: calls about a connector's runtime (status,
+// restart, tasks, offsets, topics) go to the worker running it.
+func (d *distributed) proxy(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, "/connectors/")
+		if ok && r.Header.Get("X-Runnel-Forwarded") == "" {
+			name, sub, _ := strings.Cut(rest, "/")
+			runtime := sub == "status" || sub == "restart" || strings.HasPrefix(sub, "tasks/") || sub == "offsets" || sub == "topics"
+			if owner, remote := d.ownerOf(name); runtime && remote {
+				u, err := url.Parse(owner)
+				if err == nil {
+					p := httputil.NewSingleHostReverseProxy(u)
+					r.Header.Set("X-Runnel-Forwarded", d.url)
+					p.ServeHTTP(rw, r)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// member keeps this worker in the group until ctx is done, applying each
+// assignment, and leaves the group on the way out.
+func (d *distributed) member(ctx context.Context) {
+	group := d.w.cfg.GroupID
+	memberID := ""
+	defer func() {
+		// Stop the tasks (flushing their source offsets) before leaving,
+		// so the worker taking them over resumes from the latest offsets.
+		for _, name := range d.w.localNames() {
+			if err := d.w.deleteLocal(name); err != nil {
+				d.log.Error("stopping a connector", "connector", name, "err", err)
+			}
+		}
+		if memberID == "" {
+			return
+		}
+		req := kmsg.NewPtrLeaveGroupRequest()
+		req.Group, req.MemberID = group, memberID
+		m := kmsg.NewLeaveGroupRequestMember()
+		m.MemberID = memberID
+		req.Members = append(req.Members, m)
+		lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req.RequestWith(lctx, d.cl)
+	}()
+	known := d.names()
+	for ctx.Err() == nil {
+		gen, err := d.joinAndSync(ctx, &memberID)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.log.Warn("joining the connect group", "group", group, "err", err)
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		d.reconcile()
+		// Heartbeat until a rebalance, or a new or deleted connector asks
+		// for one; other config changes are applied in place.
+		t := time.NewTicker(heartbeatInterval)
+	beat:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-d.changed:
+				d.reconcile()
+				if now := d.names(); !slices.Equal(now, known) {
+					known = now
+					break beat
+				}
+			case <-t.C:
+				req := kmsg.NewPtrHeartbeatRequest()
+				req.Group, req.Generation, req.MemberID = group, gen, memberID
+				resp, err := req.RequestWith(ctx, d.cl)
+				if err != nil {
+					continue
+				}
+				if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+					if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.FencedInstanceID) {
+						memberID = ""
+					}
+					break beat
+				}
+			}
+		}
+		t.Stop()
+	}
+}
+
+// joinAndSync runs one JoinGroup + SyncGroup round; the leader computes
+// the assignment. It stores the assignment and returns the generation.
+func (d *distributed) joinAndSync(ctx context.Context, memberID *string) (int32, error) {
+	group := d.w.cfg.GroupID
+	d.mu.Lock()
+	meta, _ := json.Marshal(memberMeta{URL: d.url, Connectors: d.mine})
+	d.mu.Unlock()
+	var jr *kmsg.JoinGroupResponse
+	for {
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = group, *memberID, connectProtocolType
+		req.SessionTimeoutMillis = int32(sessionTimeout / time.Millisecond)
+		req.RebalanceTimeoutMillis = int32(sessionTimeout / time.Millisecond)
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = connectProtocolName, meta
+		req.Protocols = append(req.Protocols, p)
+		resp, err := req.RequestWith(ctx, d.cl)
+		if err != nil {
+			return 0, err
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			if errors.Is(err, kerr.MemberIDRequired) {
+				*memberID = resp.MemberID
+				continue
+			}
+			if errors.Is(err, kerr.UnknownMemberID) {
+				*memberID = ""
+			}
+			return 0, fmt.Errorf("JoinGroup: %w", err)
+		}
+		jr = resp
+		break
+	}
+	*memberID = jr.MemberID
+	sreq := kmsg.NewPtrSyncGroupRequest()
+	sreq.Group, sreq.Generation, sreq.MemberID = group, jr.Generation, jr.MemberID
+	sreq.ProtocolType, sreq.Protocol = kmsg.StringPtr(connectProtocolType), kmsg.StringPtr(connectProtocolName)
+	if jr.LeaderID == jr.MemberID {
+		for id, a := range d.assign(jr.Members) {
+			ga := kmsg.NewSyncGroupRequestGroupAssignment()
+			ga.MemberID = id
+			ga.MemberAssignment, _ = json.Marshal(a)
+			sreq.GroupAssignment = append(sreq.GroupAssignment, ga)
+		}
+	}
+	sresp, err := sreq.RequestWith(ctx, d.cl)
+	if err != nil {
+		return 0, err
+	}
+	if err := kerr.ErrorForCode(sresp.ErrorCode); err != nil {
+		return 0, fmt.Errorf("SyncGroup: %w", err)
+	}
+	var a assignment
+	if len(sresp.MemberAssignment) > 0 {
+		if err := json.Unmarshal(sresp.MemberAssignment, &a); err != nil {
+			return 0, fmt.Errorf("decoding the assignment: %w", err)
+		}
+	}
+	d.mu.Lock()
+	d.mine, d.owners = a.Connectors, a.Owners
+	if d.owners == nil {
+		d.owners = map[string]string{}
+	}
+	d.mu.Unlock()
+	d.log.Info("connect group assignment", "generation", jr.Generation, "members", len(jr.Members), "connectors", a.Connectors)
+	return jr.Generation, nil
+}
+
+// assign is the leader's sticky assignment: every connector in the config
+// topic goes to its current owner while that owner is a member with fewer
+// than its share (ceil(connectors/members)); the rest go to the least
+// loaded members.
+func (d *distributed) assign(members []kmsg.JoinGroupResponseMember) map[string]assignment {
+	names := d.names()
+	type mem struct {
+		id   string
+		meta memberMeta
+		got  []string
+	}
+	ms := make([]*mem, 0, len(members))
+	for _, m := range members {
+		x := &mem{id: m.MemberID}
+		json.Unmarshal(m.ProtocolMetadata, &x.meta)
+		ms = append(ms, x)
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].id < ms[j].id })
+	if len(ms) == 0 {
+		return nil
+	}
+	share := (len(names) + len(ms) - 1) / len(ms)
+	prev := map[string]*mem{}
+	for _, m := range ms {
+		for _, c := range m.meta.Connectors {
+			if prev[c] == nil {
+				prev[c] = m
+			}
+		}
+	}
+	var rest []string
+	for _, c := range names {
+		if m := prev[c]; m != nil && len(m.got) < share {
+			m.got = append(m.got, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	for _, c := range rest {
+		least := ms[0]
+		for _, m := range ms[1:] {
+			if len(m.got) < len(least.got) {
+				least = m
+			}
+		}
+		least.got = append(least.got, c)
+	}
+	owners := map[string]string{}
+	for _, m := range ms {
+		for _, c := range m.got {
+			owners[c] = m.meta.URL
+		}
+	}
+	out := map[string]assignment{}
+	for _, m := range ms {
+		out[m.id] = assignment{Connectors: m.got, Owners: owners}
+	}
+	return out
+}
+
+// reconcile makes the connectors running here match the assignment and
+// the config topic: starts assigned ones, stops the others, applies new
+// configs and target states.
+func (d *distributed) reconcile() {
+	d.mu.Lock()
+	want := map[string]map[string]string{}
+	targets := map[string]string{}
+	for _, c := range d.mine {
+		if props, ok := d.configs[c]; ok {
+			want[c] = props
+			targets[c] = d.targets[c]
+		}
+	}
+	d.mu.Unlock()
+	w := d.w
+	for _, name := range w.localNames() {
+		if _, ok := want[name]; !ok {
+			if err := w.deleteLocal(name); err != nil {
+				d.log.Error("stopping a connector no longer assigned here", "connector", name, "err", err)
+			}
+		}
+	}
+	for name, props := range want {
+		target := targets[name]
+		if target == "" {
+			target = StateRunning
+		}
+		cc, cur, err := w.localSnapshot(name)
+		switch {
+		case err != nil:
+			if _, err := w.createLocal(props); err != nil {
+				d.log.Error("starting an assigned connector", "connector", name, "err", err)
+				continue
+			}
+		case !maps.Equal(cc.Props, props):
+			if _, _, err := w.putLocal(name, props); err != nil {
+				d.log.Error("applying a new connector config", "connector", name, "err", err)
+				continue
+			}
+		}
+		if cur != target {
+			if err := w.setTargetLocal(name, target); err != nil {
+				d.log.Error("applying a target state", "connector", name, "err", err)
+			}
+		}
+	}
+}

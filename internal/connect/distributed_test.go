@@ -1,0 +1,136 @@
+package connect
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runnel/runnel/internal/testutil"
+)
+
+// distWorker is one RunDistributed in this process.
+type distWorker struct {
+	*testWorker
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startDistributed(t *testing.T, brokers, dir, name string) *distWorker {
+	t.Helper()
+	file := filepath.Join(dir, name+".properties")
+	content := fmt.Sprintf("bootstrap.servers=%s\ngroup.id=connect-cluster\nconfig.storage.topic=cfg\noffset.storage.topic=offs\nstatus.storage.topic=stat\n"+
+		"offset.flush.interval.ms=200\nlisteners=http://127.0.0.1:0\ntask.restart.backoff.ms=100\n", brokers)
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	d := &distWorker{cancel: cancel, done: make(chan error, 1)}
+	go func() { // owned by d: ends when d.cancel is called
+		d.done <- RunDistributed(ctx, file, slog.New(slog.NewTextHandler(testLogWriter{t}, nil)).With("worker", name), func(addr string) { ready <- addr })
+	}()
+	select {
+	case addr := <-ready:
+		d.testWorker = &testWorker{url: "http://" + addr, dir: dir}
+	case err := <-d.done:
+		t.Fatalf("worker %s: %v", name, err)
+	}
+	t.Cleanup(d.stop)
+	return d
+}
+
+func (d *distWorker) stop() {
+	if d.cancel == nil {
+		return
+	}
+	d.cancel()
+	d.cancel = nil
+	<-d.done
+}
+
+func (w *testWorker) owner(t *testing.T, name string) string {
+	t.Helper()
+	code, data := w.call(t, http.MethodGet, "/connectors/"+name+"/status", nil)
+	if code != http.StatusOK {
+		return ""
+	}
+	var s Status
+	json.Unmarshal(data, &s)
+	if len(s.Tasks) == 0 || s.Tasks[0].State != StateRunning {
+		return ""
+	}
+	return s.Tasks[0].WorkerID
+}
+
+// TestDistributed: two workers in one group split two connectors; a
+// connector created through one worker is visible on both; when a worker
+// leaves, its connector moves to the other and continues from the stored
+// source offsets (no line twice, none lost).
+func TestDistributed(t *testing.T) {
+	brokers := testutil.RunBroker(t)
+	dir := t.TempDir()
+	a := startDistributed(t, brokers, dir, "a")
+	b := startDistributed(t, brokers, dir, "b")
+	in := filepath.Join(dir, "in.log")
+	out := filepath.Join(dir, "out.txt")
+	appendLines(t, in, numbered("first", 0, 100)...)
+	a.create(t, "src", map[string]string{"connector.class": "FileStreamSource", "file": in, "topic": "dist"})
+	b.create(t, "sink", map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "dist"})
+	waitFor(t, "the first lines", 30*time.Second, func() bool { return len(readLines(out)) == 100 })
+
+	var ownSrc, ownSink string
+	waitFor(t, "both connectors running", 30*time.Second, func() bool {
+		ownSrc, ownSink = a.owner(t, "src"), b.owner(t, "sink")
+		return ownSrc != "" && ownSink != ""
+	})
+	if ownSrc == ownSink {
+		t.Errorf("both connectors run on %s; two workers should split them", ownSrc)
+	}
+	// Both workers list both connectors and answer for either.
+	for _, w := range []*distWorker{a, b} {
+		var names []string
+		json.Unmarshal(w.mustCall(t, http.MethodGet, "/connectors", nil, http.StatusOK), &names)
+		if strings.Join(names, ",") != "sink,src" {
+			t.Errorf("worker %s lists %v", w.url, names)
+		}
+		if w.owner(t, "src") != ownSrc {
+			t.Errorf("worker %s reports another owner for src", w.url)
+		}
+	}
+
+	// Stop the worker running the source; it moves to the other.
+	gone, stay := a, b
+	if strings.TrimPrefix(b.url, "http://") == ownSrc {
+		gone, stay = b, a
+	}
+	appendLines(t, in, numbered("second", 0, 100)...)
+	waitFor(t, "the second lines", 30*time.Second, func() bool { return len(readLines(out)) >= 200 })
+	gone.stop()
+	appendLines(t, in, numbered("third", 0, 100)...)
+	waitFor(t, "src to move", 30*time.Second, func() bool { return stay.owner(t, "src") == strings.TrimPrefix(stay.url, "http://") })
+	waitFor(t, "the third lines after the move", 30*time.Second, func() bool { return len(readLines(out)) >= 300 })
+	time.Sleep(500 * time.Millisecond)
+	got := readLines(out)
+	seen := map[string]int{}
+	for _, l := range got {
+		seen[l]++
+	}
+	for _, l := range append(append(numbered("first", 0, 100), numbered("second", 0, 100)...), numbered("third", 0, 100)...) {
+		if seen[l] != 1 {
+			t.Errorf("line %q seen %d times", l, seen[l])
+		}
+	}
+
+	// Pause through the config topic, from the surviving worker.
+	stay.mustCall(t, http.MethodPut, "/connectors/sink/pause", nil, http.StatusAccepted)
+	waitFor(t, "the sink PAUSED", 10*time.Second, func() bool { return stay.taskState(t, "sink").State == StatePaused })
+	stay.mustCall(t, http.MethodDelete, "/connectors/sink", nil, http.StatusNoContent)
+	stay.mustCall(t, http.MethodGet, "/connectors/sink", nil, http.StatusNotFound)
+}
