@@ -25,6 +25,7 @@ type connectProc struct {
 	args   []string
 	url    string
 	prefix []string // command prefix (e.g. setpriv to drop root)
+	mode   string   // "standalone" (default) or "distributed"
 	cmd    *exec.Cmd
 	done   chan struct{}
 	log    *testutil.SyncBuffer
@@ -57,7 +58,12 @@ func writeConnectFiles(t testing.TB, dir, brokers string, extra string, conns ma
 
 func startConnect(t testing.TB, url string, prefix []string, bin string, args ...string) *connectProc {
 	t.Helper()
-	p := &connectProc{t: t, bin: bin, args: args, url: url, prefix: prefix, log: &testutil.SyncBuffer{}}
+	return startConnectMode(t, "standalone", url, prefix, bin, args...)
+}
+
+func startConnectMode(t testing.TB, mode, url string, prefix []string, bin string, args ...string) *connectProc {
+	t.Helper()
+	p := &connectProc{t: t, bin: bin, args: args, url: url, prefix: prefix, mode: mode, log: &testutil.SyncBuffer{}}
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
@@ -70,7 +76,11 @@ func startConnect(t testing.TB, url string, prefix []string, bin string, args ..
 
 func (p *connectProc) spawn() {
 	p.t.Helper()
-	argv := append(append(append([]string{}, p.prefix...), p.bin, "connect", "standalone"), p.args...)
+	mode := p.mode
+	if mode == "" {
+		mode = "standalone"
+	}
+	argv := append(append(append([]string{}, p.prefix...), p.bin, "connect", mode), p.args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	fmt.Fprintf(p.log, "--- %s\n", strings.Join(argv, " "))
@@ -351,5 +361,103 @@ func copyFile(t testing.TB, from, to string, mode os.FileMode) {
 	}
 	if err := dst.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConnectDistributedKill9: two `runnel connect distributed` processes
+// in one group split a file source and a file sink; the worker running the
+// source is killed with SIGKILL; after its session times out the source
+// moves to the survivor and continues from the offsets in the offset topic
+// (duplicates only of the unflushed tail, counted), every line arriving.
+func TestConnectDistributedKill9(t *testing.T) {
+	srv := startServer(t)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "dist.log"), filepath.Join(dir, "dist.out")
+	var procs []*connectProc
+	for _, name := range []string{"w1", "w2"} {
+		wdir := filepath.Join(dir, name)
+		os.MkdirAll(wdir, 0o755)
+		worker, _, url := writeConnectFiles(t, wdir, srv.Addr, "group.id=connect-cluster\nconfig.storage.topic=connect-configs\noffset.storage.topic=connect-offsets\nstatus.storage.topic=connect-status\n", nil)
+		procs = append(procs, startConnectMode(t, "distributed", url, nil, runnelBin, worker))
+	}
+	src := filepath.Join(dir, "src.properties")
+	os.WriteFile(src, []byte(fmt.Sprintf(connectTutorialSource, in)), 0o644)
+	sink := filepath.Join(dir, "sink.json")
+	os.WriteFile(sink, []byte(fmt.Sprintf(`{"name":"local-file-sink","config":{"connector.class":"FileStreamSink","topics":"connect-test","file":%q}}`, out)), 0o644)
+	procs[0].cli("create", src).mustOK(t)
+	procs[1].cli("create", sink).mustOK(t)
+
+	owner := func(p *connectProc, name string) string {
+		r := p.cli("status", name)
+		var s struct {
+			Tasks []struct {
+				State    string
+				WorkerID string `json:"worker_id"`
+			}
+		}
+		if r.Err != nil || json.Unmarshal([]byte(r.Stdout), &s) != nil || len(s.Tasks) == 0 || s.Tasks[0].State != "RUNNING" {
+			return ""
+		}
+		return s.Tasks[0].WorkerID
+	}
+	var srcOwner, sinkOwner string
+	connectWait(t, "both connectors RUNNING", 60*time.Second, func() bool {
+		srcOwner, sinkOwner = owner(procs[0], "local-file-source"), owner(procs[1], "local-file-sink")
+		return srcOwner != "" && sinkOwner != ""
+	})
+	if srcOwner == sinkOwner {
+		t.Errorf("both connectors on %s; the two workers should split them", srcOwner)
+	}
+	victim, survivor := procs[0], procs[1]
+	if strings.TrimPrefix(procs[1].url, "http://") == srcOwner {
+		victim, survivor = procs[1], procs[0]
+	}
+
+	const total = 6000
+	writerDone := make(chan error, 1)
+	go func() { // owned by this test: ends after total lines
+		writerDone <- func() error {
+			f, err := os.OpenFile(in, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			for i := 0; i < total; i++ {
+				fmt.Fprintf(f, "line %06d %s\n", i, strings.Repeat("x", 88))
+				if i%20 == 19 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			return nil
+		}()
+	}()
+	connectWait(t, "lines flowing", 30*time.Second, func() bool { return len(connectReadLines(t, out)) > total/5 })
+	victim.kill9()
+	killedAt := time.Now()
+	if err := <-writerDone; err != nil {
+		t.Fatal(err)
+	}
+	me := strings.TrimPrefix(survivor.url, "http://")
+	connectWait(t, "the source to move to the survivor", 60*time.Second, func() bool { return owner(survivor, "local-file-source") == me })
+	moved := time.Since(killedAt)
+	connectWait(t, "every line", 60*time.Second, func() bool {
+		seen := map[string]bool{}
+		for _, l := range connectReadLines(t, out) {
+			seen[l] = true
+		}
+		return len(seen) == total
+	})
+	time.Sleep(time.Second)
+	got := connectReadLines(t, out)
+	count := map[string]int{}
+	for _, l := range got {
+		count[l]++
+	}
+	t.Logf("source moved %s after the kill; output %d lines, %d distinct, %d duplicates", moved.Round(100*time.Millisecond), len(got), len(count), len(got)-len(count))
+	if len(count) != total {
+		t.Errorf("%d distinct lines, want %d", len(count), total)
+	}
+	if len(got)-len(count) > total/2 {
+		t.Errorf("%d duplicates: the move did not continue from the stored offsets", len(got)-len(count))
 	}
 }
