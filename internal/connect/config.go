@@ -26,6 +26,9 @@ const (
 	KeyConfigTopic      = "config.storage.topic"
 	KeyOffsetTopic      = "offset.storage.topic"
 	KeyStatusTopic      = "status.storage.topic"
+	KeySessionTimeout   = "session.timeout.ms"
+	KeyHeartbeat        = "heartbeat.interval.ms"
+	KeyRebalanceTimeout = "rebalance.timeout.ms"
 	// KeyRestartBackoff and KeyRestartBackoffMax are runnel's: the first
 	// and longest wait before a failed task is started again.
 	KeyRestartBackoff    = "task.restart.backoff.ms"
@@ -45,7 +48,6 @@ var acceptedWorkerKeys = map[string]bool{
 	"rest.extension.classes": true, "metric.reporters": true, "client.id": true,
 	"config.storage.replication.factor": true, "offset.storage.replication.factor": true,
 	"status.storage.replication.factor": true, "offset.storage.partitions": true, "status.storage.partitions": true,
-	"session.timeout.ms": true, "heartbeat.interval.ms": true, "rebalance.timeout.ms": true,
 	"scheduled.rebalance.max.delay.ms": true, "connect.protocol": true, "header.converter": true,
 	"task.shutdown.graceful.timeout.ms": true, "offset.flush.timeout.ms": true,
 	"connector.client.config.override.policy": true, "exactly.once.source.support": true,
@@ -69,6 +71,9 @@ type WorkerConfig struct {
 	Producer, Consumer map[string]string
 	// GroupID and the topics are the distributed-mode keys.
 	GroupID, ConfigTopic, OffsetTopic, StatusTopic string
+	// SessionTimeout, Heartbeat and RebalanceTimeout are the distributed
+	// group's timings (Kafka's defaults 10 s, 3 s, 60 s).
+	SessionTimeout, Heartbeat, RebalanceTimeout time.Duration
 	// RestartBackoff is the first wait before a failed task is started
 	// again; it doubles up to RestartBackoffMax.
 	RestartBackoff, RestartBackoffMax time.Duration
@@ -87,6 +92,9 @@ func ParseWorkerConfig(raw map[string]string) (*WorkerConfig, []flow.Warning, er
 		Listen:            "127.0.0.1:8083",
 		RestartBackoff:    time.Second,
 		RestartBackoffMax: time.Minute,
+		SessionTimeout:    10 * time.Second,
+		Heartbeat:         3 * time.Second,
+		RebalanceTimeout:  time.Minute,
 		ConfigTopic:       "connect-configs",
 		OffsetTopic:       "connect-offsets",
 		StatusTopic:       "connect-status",
@@ -113,6 +121,13 @@ func ParseWorkerConfig(raw map[string]string) (*WorkerConfig, []flow.Warning, er
 	if v := get(KeyOffsetFlush); v != "" {
 		if c.OffsetFlush, err = millis(KeyOffsetFlush, v); err != nil {
 			return nil, warnings, err
+		}
+	}
+	for k, dst := range map[string]*time.Duration{KeySessionTimeout: &c.SessionTimeout, KeyHeartbeat: &c.Heartbeat, KeyRebalanceTimeout: &c.RebalanceTimeout} {
+		if v := get(k); v != "" {
+			if *dst, err = millis(k, v); err != nil {
+				return nil, warnings, err
+			}
 		}
 	}
 	if v := get(KeyRestartBackoff); v != "" {
@@ -147,7 +162,7 @@ func ParseWorkerConfig(raw map[string]string) (*WorkerConfig, []flow.Warning, er
 			c.Consumer[strings.TrimPrefix(k, "consumer.")] = get(k)
 		case k == KeyBootstrapServers, k == KeyOffsetFile, k == KeyOffsetFlush, k == KeyListeners, k == KeyRestPort,
 			k == KeyRestHost, k == KeyGroupID, k == KeyConfigTopic, k == KeyOffsetTopic, k == KeyStatusTopic,
-			k == KeyRestartBackoff, k == KeyRestartBackoffMax,
+			k == KeyRestartBackoff, k == KeyRestartBackoffMax, k == KeySessionTimeout, k == KeyHeartbeat, k == KeyRebalanceTimeout,
 			strings.HasPrefix(k, KeyKeyConverter), strings.HasPrefix(k, KeyValueConverter):
 		case acceptedWorkerKeys[k]:
 			warnings = append(warnings, flow.Warning{Key: k, Message: fmt.Sprintf("worker key %q is accepted for Kafka Connect compatibility and has no effect", k)})

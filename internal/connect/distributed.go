@@ -39,8 +39,6 @@ import (
 const (
 	connectProtocolType = "connect"
 	connectProtocolName = "runnel"
-	sessionTimeout      = 10 * time.Second
-	heartbeatInterval   = time.Second
 )
 
 type distributed struct {
@@ -396,7 +394,7 @@ func (d *distributed) member(ctx context.Context) {
 		d.reconcile()
 		// Heartbeat until a rebalance, or a new or deleted connector asks
 		// for one; other config changes are applied in place.
-		t := time.NewTicker(heartbeatInterval)
+		t := time.NewTicker(max(d.w.cfg.Heartbeat, 10*time.Millisecond))
 	beat:
 		for {
 			select {
@@ -439,8 +437,8 @@ func (d *distributed) joinAndSync(ctx context.Context, memberID *string) (int32,
 	for {
 		req := kmsg.NewPtrJoinGroupRequest()
 		req.Group, req.MemberID, req.ProtocolType = group, *memberID, connectProtocolType
-		req.SessionTimeoutMillis = int32(sessionTimeout / time.Millisecond)
-		req.RebalanceTimeoutMillis = int32(sessionTimeout / time.Millisecond)
+		req.SessionTimeoutMillis = int32(d.w.cfg.SessionTimeout / time.Millisecond)
+		req.RebalanceTimeoutMillis = int32(d.w.cfg.RebalanceTimeout / time.Millisecond)
 		p := kmsg.NewJoinGroupRequestProtocol()
 		p.Name, p.Metadata = connectProtocolName, meta
 		req.Protocols = append(req.Protocols, p)

@@ -26,7 +26,7 @@ func startDistributed(t *testing.T, brokers, dir, name string) *distWorker {
 	t.Helper()
 	file := filepath.Join(dir, name+".properties")
 	content := fmt.Sprintf("bootstrap.servers=%s\ngroup.id=connect-cluster\nconfig.storage.topic=cfg\noffset.storage.topic=offs\nstatus.storage.topic=stat\n"+
-		"offset.flush.interval.ms=200\nlisteners=http://127.0.0.1:0\ntask.restart.backoff.ms=100\n", brokers)
+		"offset.flush.interval.ms=200\nlisteners=http://127.0.0.1:0\ntask.restart.backoff.ms=100\nheartbeat.interval.ms=500\nrebalance.timeout.ms=10000\n", brokers)
 	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

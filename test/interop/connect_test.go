@@ -377,7 +377,7 @@ func TestConnectDistributedKill9(t *testing.T) {
 	for _, name := range []string{"w1", "w2"} {
 		wdir := filepath.Join(dir, name)
 		os.MkdirAll(wdir, 0o755)
-		worker, _, url := writeConnectFiles(t, wdir, srv.Addr, "group.id=connect-cluster\nconfig.storage.topic=connect-configs\noffset.storage.topic=connect-offsets\nstatus.storage.topic=connect-status\n", nil)
+		worker, _, url := writeConnectFiles(t, wdir, srv.Addr, "group.id=connect-cluster\nconfig.storage.topic=connect-configs\noffset.storage.topic=connect-offsets\nstatus.storage.topic=connect-status\nheartbeat.interval.ms=1000\nrebalance.timeout.ms=10000\n", nil)
 		procs = append(procs, startConnectMode(t, "distributed", url, nil, runnelBin, worker))
 	}
 	src := filepath.Join(dir, "src.properties")
