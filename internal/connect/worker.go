@@ -206,8 +206,8 @@ func (w *Worker) SetTarget(name, target string) error {
 	return w.setTargetLocal(name, target)
 }
 
-// createLocal adds and starts a connector on this worker. It fails with ErrConflict when the
-// name exists.
+// createLocal adds and starts a connector on this worker. It fails with
+// ErrConflict when the name exists.
 func (w *Worker) createLocal(props map[string]string) (*ConnectorConfig, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
@@ -237,8 +237,8 @@ func (w *Worker) logWarnings(cc *ConnectorConfig) {
 	}
 }
 
-// Put creates the connector or replaces its config (restarting its task);
-// created reports which.
+// putLocal creates the connector on this worker or replaces its config
+// (restarting its task); created reports which.
 func (w *Worker) putLocal(name string, props map[string]string) (cc *ConnectorConfig, created bool, err error) {
 	if props[KeyName] == "" {
 		props[KeyName] = name
@@ -284,7 +284,8 @@ func (w *Worker) lookup(name string) (*connector, error) {
 	return c, nil
 }
 
-// Delete stops and removes a connector (its source offsets stay, as Kafka).
+// deleteLocal stops and removes a connector from this worker (its source
+// offsets stay, as in Kafka).
 func (w *Worker) deleteLocal(name string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
@@ -303,8 +304,8 @@ func (w *Worker) deleteLocal(name string) error {
 	return nil
 }
 
-// SetTarget pauses (PAUSED), stops (STOPPED) or resumes (RUNNING) a
-// connector.
+// setTargetLocal pauses (PAUSED), stops (STOPPED) or resumes (RUNNING) a
+// connector on this worker.
 func (w *Worker) setTargetLocal(name, target string) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()

@@ -168,6 +168,26 @@ func connectWait(t testing.TB, what string, timeout time.Duration, f func() bool
 	}
 }
 
+// connectWaitAll waits until path holds total distinct lines, gives late
+// duplicates a second to arrive, and returns the lines and their counts.
+func connectWaitAll(t testing.TB, path string, total int) ([]string, map[string]int) {
+	t.Helper()
+	connectWait(t, "every line in the output", 60*time.Second, func() bool {
+		seen := map[string]bool{}
+		for _, l := range connectReadLines(t, path) {
+			seen[l] = true
+		}
+		return len(seen) == total
+	})
+	time.Sleep(time.Second)
+	got := connectReadLines(t, path)
+	count := map[string]int{}
+	for _, l := range got {
+		count[l]++
+	}
+	return got, count
+}
+
 func connectReadLines(t testing.TB, path string) []string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -240,19 +260,7 @@ func TestConnectStandaloneKill9(t *testing.T) {
 	if err := <-writerDone; err != nil {
 		t.Fatalf("writing the log: %v", err)
 	}
-	connectWait(t, "every line in the output", 60*time.Second, func() bool {
-		seen := map[string]bool{}
-		for _, l := range connectReadLines(t, out) {
-			seen[l] = true
-		}
-		return len(seen) == total
-	})
-	time.Sleep(time.Second)
-	got := connectReadLines(t, out)
-	count := map[string]int{}
-	for _, l := range got {
-		count[l]++
-	}
+	got, count := connectWaitAll(t, out, total)
 	dups := 0
 	for _, n := range count {
 		dups += n - 1
@@ -440,19 +448,7 @@ func TestConnectDistributedKill9(t *testing.T) {
 	me := strings.TrimPrefix(survivor.url, "http://")
 	connectWait(t, "the source to move to the survivor", 60*time.Second, func() bool { return owner(survivor, "local-file-source") == me })
 	moved := time.Since(killedAt)
-	connectWait(t, "every line", 60*time.Second, func() bool {
-		seen := map[string]bool{}
-		for _, l := range connectReadLines(t, out) {
-			seen[l] = true
-		}
-		return len(seen) == total
-	})
-	time.Sleep(time.Second)
-	got := connectReadLines(t, out)
-	count := map[string]int{}
-	for _, l := range got {
-		count[l]++
-	}
+	got, count := connectWaitAll(t, out, total)
 	t.Logf("source moved %s after the kill; output %d lines, %d distinct, %d duplicates", moved.Round(100*time.Millisecond), len(got), len(count), len(got)-len(count))
 	if len(count) != total {
 		t.Errorf("%d distinct lines, want %d", len(count), total)
