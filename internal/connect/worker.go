@@ -5,12 +5,16 @@
 //
 // Files: config.go (worker keys), connector.go (connector keys, error
 // policy), converter.go, clients.go (producer/consumer keys → franz-go),
-// offsets.go (standalone offset file), worker.go (connectors and the task
-// supervisor), task_source.go, task_sink.go, rest.go.
+// offsets.go (the offset store: standalone file or offset topic),
+// offsets_api.go (the /offsets endpoints), worker.go (connectors and the
+// task supervisor), task_source.go, task_sink.go, rest.go, standalone.go,
+// distributed.go (group membership, config topic, REST proxying).
 //
 // Locking: Worker.opMu serialises changes (create, delete, pause, ...);
 // Worker.mu guards the connector map and is never held while waiting for a
-// task; taskRunner.mu guards one task's state. Order: opMu → mu → task mu.
+// task; taskRunner.mu guards one task's state; distributed.mu guards the
+// config topic's view and the assignment; FileOffsets.mu its maps.
+// Order: opMu → Worker.mu → distributed.mu / taskRunner.mu.
 package connect
 
 import (
