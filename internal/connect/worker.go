@@ -173,8 +173,9 @@ func (w *Worker) Close() error {
 	}
 	w.cancel()
 	w.wg.Wait()
+	err := w.offsets.Flush() // before the client closes: the offset topic uses it
 	w.admin.Close()
-	return w.offsets.Flush()
+	return err
 }
 
 // Create adds and starts a connector (distributed: writes it to the config
