@@ -6,7 +6,7 @@
 #                     then the interop suite
 #   make unit         go test -race ./... only (tests needing tools skip)
 #   make interop      the interop suite against the real binary (runs `make deps`)
-#   make deps         install kcat, kafkajs, the Kafka and Hadoop jars (idempotent)
+#   make deps         install kcat, kafkajs, the Kafka and Hadoop jars, PostgreSQL (idempotent)
 #   make lint         verify-fmt + vet
 #   make fmt          alias for fix-fmt
 #   make bench        benchmarks, once each, no unit tests
@@ -22,7 +22,7 @@ TEST_FLAGS ?=
 INTEROP_TIMEOUT ?= 20m
 BENCHTIME ?= 1x
 
-.PHONY: all build test unit unit-tools interop deps deps-kcat deps-node deps-java deps-hadoop lint fmt \
+.PHONY: all build test unit unit-tools interop deps deps-kcat deps-node deps-java deps-hadoop deps-postgres lint fmt \
 	verify-fmt fix-fmt verify-vet verify-mod fix-mod bench clean
 
 all: build
@@ -32,7 +32,7 @@ build:
 
 # Environment that makes unit tests use (and require) the tools `make deps`
 # installs.
-TOOLS_ENV = RUNNEL_HADOOP_JARS=$(CURDIR)/.deps/hadoop-jars
+TOOLS_ENV = RUNNEL_HADOOP_JARS=$(CURDIR)/.deps/hadoop-jars RUNNEL_POSTGRES=1
 
 test: verify-fmt verify-vet deps unit-tools interop
 
@@ -46,7 +46,7 @@ unit-tools: deps
 interop: deps
 	RUNNEL_INTEROP=1 $(GO) test -race -count=1 -timeout $(INTEROP_TIMEOUT) $(TEST_FLAGS) ./test/interop/...
 
-deps: deps-kcat deps-node deps-java deps-hadoop
+deps: deps-kcat deps-node deps-java deps-hadoop deps-postgres
 
 deps-kcat:
 	scripts/install-kcat.sh
@@ -59,6 +59,9 @@ deps-java:
 
 deps-hadoop:
 	scripts/install-hadoop-jars.sh
+
+deps-postgres:
+	scripts/install-postgres.sh
 
 lint: verify-fmt verify-vet
 

@@ -16,7 +16,7 @@ import (
 func BenchmarkCDCThroughput(b *testing.B) {
 	pg := startPostgres(b)
 	db := pg.Conn(b)
-	exec(b, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
+	execSQL(b, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
 	rec := &countEmitter{}
 	runCDC(b, pg, rec, &memOffsets{}, map[string]string{CDCSnapshotMode: "never", CDCBatchSize: "2048"})
 	base := warmUp(b, pg, rec)
@@ -24,7 +24,7 @@ func BenchmarkCDCThroughput(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i += 1000 {
 		n := min(1000, b.N-i)
-		exec(b, db, fmt.Sprintf(`INSERT INTO notes SELECT g, repeat('x', 100) FROM generate_series(%d, %d) g`, i, i+n-1))
+		execSQL(b, db, fmt.Sprintf(`INSERT INTO notes SELECT g, repeat('x', 100) FROM generate_series(%d, %d) g`, i, i+n-1))
 	}
 	rec.wait(b, base+b.N)
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "changes/s")
@@ -37,7 +37,7 @@ func BenchmarkCDCThroughput(b *testing.B) {
 func BenchmarkCDCLatency(b *testing.B) {
 	pg := startPostgres(b)
 	db := pg.Conn(b)
-	exec(b, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
+	execSQL(b, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
 	rec := &countEmitter{}
 	runCDC(b, pg, rec, &memOffsets{}, map[string]string{CDCSnapshotMode: "never"})
 	base := warmUp(b, pg, rec)
@@ -45,7 +45,7 @@ func BenchmarkCDCLatency(b *testing.B) {
 	b.ResetTimer()
 	for i := range b.N {
 		sent := time.Now()
-		exec(b, db, `INSERT INTO notes VALUES ($1, 'x')`, i)
+		execSQL(b, db, `INSERT INTO notes VALUES ($1, 'x')`, i)
 		rec.wait(b, base+1+i)
 		lat = append(lat, rec.lastAt().Sub(sent))
 	}
@@ -60,7 +60,7 @@ func BenchmarkCDCLatency(b *testing.B) {
 func warmUp(t testing.TB, pg pgServer, rec *countEmitter) int {
 	db := pg.Conn(t)
 	for i := 1; ; i++ {
-		exec(t, db, `INSERT INTO notes VALUES ($1, 'warm-up')`, -i)
+		execSQL(t, db, `INSERT INTO notes VALUES ($1, 'warm-up')`, -i)
 		time.Sleep(100 * time.Millisecond)
 		rec.mu.Lock()
 		n := rec.n

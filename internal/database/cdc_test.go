@@ -154,7 +154,7 @@ func runCDC(t testing.TB, pg pgServer, out flow.Emitter, offsets flow.OffsetStor
 	return stop
 }
 
-func exec(t testing.TB, db *pgx.Conn, sql string, args ...any) {
+func execSQL(t testing.TB, db *pgx.Conn, sql string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("%s: %v", sql, err)
@@ -164,11 +164,11 @@ func exec(t testing.TB, db *pgx.Conn, sql string, args ...any) {
 func TestCDC(t *testing.T) {
 	pg := startPostgres(t)
 	db := pg.Conn(t)
-	exec(t, db, `CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, balance numeric(10,2), created timestamptz, active bool, born date)`)
-	exec(t, db, `ALTER TABLE customers REPLICA IDENTITY FULL`)
-	exec(t, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
-	exec(t, db, `CREATE TABLE ignored (id int PRIMARY KEY)`)
-	exec(t, db, `INSERT INTO customers (name, balance, created, active, born) VALUES
+	execSQL(t, db, `CREATE TABLE customers (id serial PRIMARY KEY, name text NOT NULL, balance numeric(10,2), created timestamptz, active bool, born date)`)
+	execSQL(t, db, `ALTER TABLE customers REPLICA IDENTITY FULL`)
+	execSQL(t, db, `CREATE TABLE notes (id int PRIMARY KEY, body text)`)
+	execSQL(t, db, `CREATE TABLE ignored (id int PRIMARY KEY)`)
+	execSQL(t, db, `INSERT INTO customers (name, balance, created, active, born) VALUES
 		('ada', 10.50, '2026-01-02 03:04:05+00', true, '1815-12-10'), ('bob', NULL, NULL, false, NULL), ('cy', 0, now(), true, '2000-01-01')`)
 
 	rec := &recorder{}
@@ -192,12 +192,12 @@ func TestCDC(t *testing.T) {
 
 	// Streaming: single statements, a multi-statement transaction, a change
 	// to a table not included, and a large transaction.
-	exec(t, db, `INSERT INTO notes VALUES (1, 'first')`)
-	exec(t, db, `UPDATE customers SET balance = 99.99 WHERE id = 1`)
-	exec(t, db, `DELETE FROM customers WHERE id = 2`)
-	exec(t, db, `INSERT INTO ignored VALUES (1)`)
-	exec(t, db, `BEGIN; INSERT INTO notes VALUES (2, 'two'); UPDATE notes SET body = 'one' WHERE id = 1; DELETE FROM notes WHERE id = 2; COMMIT`)
-	exec(t, db, `INSERT INTO notes SELECT g, 'bulk ' || g FROM generate_series(100, 5099) g`)
+	execSQL(t, db, `INSERT INTO notes VALUES (1, 'first')`)
+	execSQL(t, db, `UPDATE customers SET balance = 99.99 WHERE id = 1`)
+	execSQL(t, db, `DELETE FROM customers WHERE id = 2`)
+	execSQL(t, db, `INSERT INTO ignored VALUES (1)`)
+	execSQL(t, db, `BEGIN; INSERT INTO notes VALUES (2, 'two'); UPDATE notes SET body = 'one' WHERE id = 1; DELETE FROM notes WHERE id = 2; COMMIT`)
+	execSQL(t, db, `INSERT INTO notes SELECT g, 'bulk ' || g FROM generate_series(100, 5099) g`)
 	all := rec.waitChanges(t, 3+3+3+5000)
 	stream := all[3:]
 	want := []struct {
@@ -256,8 +256,8 @@ func TestCDC(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run returned %v", err)
 	}
-	exec(t, db, `INSERT INTO notes VALUES (9000, 'while stopped')`)
-	exec(t, db, `UPDATE customers SET name = 'cyrus' WHERE id = 3`)
+	execSQL(t, db, `INSERT INTO notes VALUES (9000, 'while stopped')`)
+	execSQL(t, db, `UPDATE customers SET name = 'cyrus' WHERE id = 3`)
 	rec2 := &recorder{}
 	stop2 := runCDC(t, pg, rec2, offsets, nil)
 	got := rec2.waitChanges(t, 2)
@@ -274,7 +274,7 @@ func TestCDC(t *testing.T) {
 
 	// An Emit that fails: Run returns the error and the change is not
 	// confirmed, so the next run delivers it.
-	exec(t, db, `INSERT INTO notes VALUES (9001, 'retry me')`)
+	execSQL(t, db, `INSERT INTO notes VALUES (9001, 'retry me')`)
 	failing := &recorder{failures: 1}
 	stop3 := runCDC(t, pg, failing, offsets, nil)
 	deadline := time.Now().Add(30 * time.Second)
