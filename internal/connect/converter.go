@@ -64,20 +64,55 @@ func ConverterFromProps(key string, props map[string]string, def Converter) (Con
 	return c, nil
 }
 
-// Encode frames a source's text value as the converter writes a Connect
-// STRING: StringConverter and ByteArrayConverter keep the bytes;
-// JsonConverter writes {"schema":{"type":"string","optional":false},
-// "payload":"..."} with schemas enabled, or a JSON string without. nil
-// stays nil (a null key or tombstone).
+// Encode frames a source's value as the converter writes it.
+// StringConverter and ByteArrayConverter keep the bytes. JsonConverter:
+//
+//   - a body that is already a JSON object or array (a CDC change event, a
+//     parsed access-log record, a JDBC source row) is a structured value:
+//     kept as it is when it is already an envelope or schemas are off,
+//     else wrapped as {"schema":null,"payload":...}, what Kafka's
+//     JsonConverter writes for schemaless structured values;
+//   - any other body is text (a line of a file): a Connect STRING, written
+//     as {"schema":{"type":"string","optional":false},"payload":"..."}
+//     with schemas enabled, or a JSON string without.
+//
+// nil stays nil (a null key or tombstone).
 func (c Converter) Encode(b []byte) []byte {
 	if b == nil || c.Kind != ConvJSON {
 		return b
+	}
+	if isJSONStructure(b) {
+		if !c.SchemasEnable || isEnvelope(b) {
+			return b
+		}
+		out := make([]byte, 0, len(b)+30)
+		out = append(out, `{"schema":null,"payload":`...)
+		out = append(out, bytes.TrimSpace(b)...)
+		return append(out, '}')
 	}
 	if c.SchemasEnable {
 		return transform.StringEnvelope(b)
 	}
 	out, _ := json.Marshal(string(b))
 	return out
+}
+
+// isJSONStructure reports whether b is a JSON object or array.
+func isJSONStructure(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(t)
+}
+
+// isEnvelope reports whether b is a JsonConverter envelope
+// {"schema":...,"payload":...}.
+func isEnvelope(b []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil || len(m) != 2 {
+		return false
+	}
+	_, s := m["schema"]
+	_, p := m["payload"]
+	return s && p
 }
 
 // DecodeText reads a record's bytes as the text a text sink (FileStreamSink)
