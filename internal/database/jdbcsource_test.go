@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
 )
 
 func TestJDBCSourcePolls(t *testing.T) {
