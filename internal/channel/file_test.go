@@ -411,6 +411,7 @@ func BenchmarkFileChannel(b *testing.B) {
 			for range putters {
 				<-done
 			}
+			putDur := b.Elapsed()
 			taken := 0
 			for taken < per*putters*100 {
 				tx := c.Begin()
@@ -420,6 +421,10 @@ func BenchmarkFileChannel(b *testing.B) {
 					}
 				}
 				tx.Commit()
+			}
+			if n := float64(per * putters * 100); n > 0 {
+				b.ReportMetric(n/putDur.Seconds(), "put-events/s")
+				b.ReportMetric(n/(b.Elapsed()-putDur).Seconds(), "take-events/s")
 			}
 		})
 	}
