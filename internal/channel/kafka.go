@@ -214,7 +214,8 @@ func (t *kafkaTx) Put(_ context.Context, e flow.Event) error {
 }
 
 // Take implements flow.Transaction: it returns the next buffered record,
-// polling for up to pollTimeout when none is buffered.
+// polling for up to pollTimeout when none is buffered (as Flume does). While
+// another take transaction is open it returns no event.
 func (t *kafkaTx) Take(ctx context.Context) (flow.Event, bool, error) {
 	switch {
 	case t.done:
@@ -226,7 +227,11 @@ func (t *kafkaTx) Take(ctx context.Context) (flow.Event, bool, error) {
 	}
 	k := t.k
 	if !t.holding {
-		k.takeMu.Lock()
+		// Another take transaction is open: report empty rather than wait
+		// for it (Take does not wait).
+		if !k.takeMu.TryLock() {
+			return flow.Event{}, false, nil
+		}
 		t.holding = true
 	}
 	k.mu.Lock()

@@ -244,3 +244,28 @@ func FuzzAvroFlumeEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestKafkaChannelOneTaker checks a second take transaction gets nothing
+// while the first is open, and the records once it rolled back.
+func TestKafkaChannelOneTaker(t *testing.T) {
+	addr := testutil.RunBroker(t)
+	k := newTestKafka(t, map[string]string{KafkaBootstrap: addr, KafkaTopic: "one", KafkaPollTimeout: "200"})
+	defer k.Close()
+	putIDs(t, k, 0, 3, true)
+	tx1 := k.Begin()
+	takeN(t, tx1, 1)
+	tx2 := k.Begin()
+	if e, ok, err := tx2.Take(context.Background()); ok || err != nil {
+		t.Fatalf("second taker got %+v, %v, %v while the first is open", e, ok, err)
+	}
+	if err := tx1.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	got := takeN(t, tx2, 3)
+	if got[0].Header("id") != "0" {
+		t.Fatalf("after the first taker rolled back, the second starts at id %s", got[0].Header("id"))
+	}
+	if err := tx2.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
