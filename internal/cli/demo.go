@@ -2,16 +2,19 @@ package cli
 
 // runnel demo: the whole product in one command. It starts an embedded broker
 // in a temporary data directory, publishes a generated web access log in real
-// time, consumes it back, and shows live counts per HTTP
-// status and rates until Ctrl-C or --duration.
+// time, consumes it back and shows live counts per HTTP status and rates, and
+// runs an in-process Kafka Connect JDBC sink that parses every line into a
+// row of the SQLite table access_log, until Ctrl-C or --duration.
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/runnel/runnel/internal/accesslog"
 	"github.com/runnel/runnel/internal/app"
+	"github.com/runnel/runnel/internal/connect"
 	"github.com/runnel/runnel/internal/progress"
 )
 
@@ -34,6 +38,7 @@ type demoFlags struct {
 	topic      string
 	partitions int32
 	dataDir    string
+	database   string
 	external   bool
 	seed       uint64
 	interval   time.Duration
@@ -66,6 +71,7 @@ runnel --brokers ADDR consume access-log --format '%p/%o %v\n'.`,
 	fl.StringVar(&f.topic, "topic", "access-log", "topic to publish to")
 	fl.Int32Var(&f.partitions, "partitions", 3, "partitions of the topic")
 	fl.StringVar(&f.dataDir, "data-dir", "", "keep the embedded broker's data here instead of a temporary directory")
+	fl.StringVar(&f.database, "database", "", "SQLite file (or jdbc:postgresql:// URL) the parsed requests land in, table access_log (default: access.db in the data directory)")
 	fl.BoolVar(&f.external, "external", false, "do not embed a broker; use --brokers")
 	fl.Uint64Var(&f.seed, "seed", uint64(time.Now().UnixNano()), "random seed of the log generator")
 	fl.DurationVar(&f.interval, "interval", time.Second, "how often to print the live counts")
@@ -116,16 +122,16 @@ func runDemo(ctx context.Context, g *Globals, f demoFlags, out io.Writer) error 
 	}
 
 	brokers := g.Brokers
-	if !f.external {
-		dir := f.dataDir
-		if dir == "" {
-			tmp, err := os.MkdirTemp("", "runnel-demo-*")
-			if err != nil {
-				return fmt.Errorf("demo: creating a temporary data directory: %w", err)
-			}
-			defer os.RemoveAll(tmp)
-			dir = tmp
+	dir := f.dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "runnel-demo-*")
+		if err != nil {
+			return fmt.Errorf("demo: creating a temporary data directory: %w", err)
 		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	if !f.external {
 		b, err := app.StartBroker(context.WithoutCancel(ctx), app.BrokerOptions{
 			DataDir: dir,
 			Listen:  "127.0.0.1:0",
@@ -147,6 +153,17 @@ func runDemo(ctx context.Context, g *Globals, f demoFlags, out io.Writer) error 
 	}
 	fmt.Fprintf(out, "publishing ~%.0f access-log lines/s to topic %q (%d partitions) and consuming them back; Ctrl-C stops.\n", f.rate, f.topic, f.partitions)
 	fmt.Fprintf(out, "watch the raw stream from another terminal:  runnel --brokers %s consume %s --format '%%p/%%o %%v\\n'\n\n", brokers[0], f.topic)
+
+	db := f.database
+	if db == "" {
+		db = filepath.Join(dir, "access.db")
+	}
+	worker, err := startDemoSink(brokers, f.topic, db, demoLogger(g))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer worker.Close()
+	fmt.Fprintf(out, "parsed requests land in %s, table access_log:  sqlite3 %s 'SELECT status, count(*) FROM access_log GROUP BY 1'\n\n", db, db)
 
 	producer, err := newClient(&dg, kgo.DefaultProduceTopic(f.topic), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
@@ -203,10 +220,70 @@ loop:
 	stopConsuming()
 	<-consumed
 	view.draw(stats, true)
+	if rows, err := waitDemoRows(db, stats.produced.Load(), 15*time.Second); err != nil {
+		fmt.Fprintf(out, "database: %v\n", err)
+	} else if rows >= 0 {
+		fmt.Fprintf(out, "database: %d rows in access_log (%s)\n", rows, db)
+	}
 	if c, p := stats.consumed.Load(), stats.produced.Load(); c < p {
 		return fmt.Errorf("demo: consumed %d of %d produced lines", c, p)
 	}
 	return nil
+}
+
+// waitDemoRows waits until the SQLite table access_log holds want rows (or
+// timeout) and returns its row count; -1 for a non-SQLite database.
+func waitDemoRows(db string, want int64, timeout time.Duration) (int64, error) {
+	if strings.Contains(db, "://") || (strings.HasPrefix(db, "jdbc:") && !strings.HasPrefix(db, "jdbc:sqlite:")) {
+		return -1, nil
+	}
+	conn, err := sql.Open("sqlite", strings.TrimPrefix(db, "jdbc:sqlite:")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var n int64
+	deadline := time.Now().Add(timeout)
+	for {
+		err = conn.QueryRow(`SELECT count(*) FROM access_log`).Scan(&n)
+		if (err == nil && n >= want) || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startDemoSink runs an in-process Kafka Connect worker with one JDBC sink
+// connector: topic → accesslog transform (lines parsed into records) →
+// table access_log, upserted by topic/partition/offset.
+func startDemoSink(brokers []string, topic, db string, log *slog.Logger) (*connect.Worker, error) {
+	wcfg, _, err := connect.ParseWorkerConfig(map[string]string{
+		"bootstrap.servers": strings.Join(brokers, ","),
+		"key.converter":     "org.apache.kafka.connect.storage.StringConverter",
+		"value.converter":   "org.apache.kafka.connect.storage.StringConverter",
+	})
+	if err != nil {
+		return nil, err
+	}
+	w, err := connect.NewWorker(wcfg, log)
+	if err != nil {
+		return nil, err
+	}
+	url := db
+	if !strings.Contains(db, "://") && !strings.HasPrefix(db, "jdbc:") {
+		url = "jdbc:sqlite:" + db
+	}
+	_, err = w.Create(map[string]string{
+		"name": "demo-access-log-db", "connector.class": "io.confluent.connect.jdbc.JdbcSinkConnector",
+		"topics": topic, "connection.url": url, "table.name.format": "access_log",
+		"auto.create": "true", "pk.mode": "kafka", "insert.mode": "upsert",
+		"transforms": "parse", "transforms.parse.type": "accesslog",
+	})
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("starting the database sink: %w", err)
+	}
+	return w, nil
 }
 
 // demoProduce publishes generated lines at f.rate until ctx is done, then

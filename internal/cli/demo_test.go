@@ -57,6 +57,11 @@ func TestDemoStreamsAccessLogThroughEmbeddedBroker(t *testing.T) {
 			if sum != consumed || !strings.Contains(m[3], "200:") {
 				t.Errorf("status counts %q add up to %d, want %d with some 200s", m[3], sum, consumed)
 			}
+			// Every produced line is a row of the SQLite table access_log.
+			db := regexp.MustCompile(`(?m)^database: (\d+) rows in access_log`).FindStringSubmatch(out)
+			if db == nil || db[1] != m[1] {
+				t.Errorf("want %s rows in access_log, got %v:\n%s", m[1], db, out)
+			}
 		})
 	}
 }
