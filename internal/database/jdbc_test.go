@@ -81,7 +81,7 @@ func TestJDBCSink(t *testing.T) {
 			s := newJDBCSink(t, map[string]string{JDBCURL: url, JDBCInsertMode: "upsert", JDBCPKMode: "record_key",
 				JDBCDelete: "true", JDBCAutoCreate: "true", JDBCAutoEvolve: "true", JDBCTableFormat: "t_${topic}"})
 			ctx := context.Background()
-			const n = 10000
+			const n = 100000
 			events := jsonEvents(0, n)
 			for i := 0; i < n; i += 2000 {
 				if err := s.Deliver(ctx, events[i:i+2000]); err != nil {
