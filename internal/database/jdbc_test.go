@@ -130,8 +130,8 @@ func TestJDBCSink(t *testing.T) {
 			// Bad records: a missing key and (PostgreSQL) a value of the wrong
 			// type; nothing of the batch is written.
 			bad := []flow.Event{
-				{Topic: "people", Key: []byte(`{"id":20000}`), Body: []byte(`{"id":20000,"name":"ok"}`)},
-				{Topic: "people", Body: []byte(`{"id":20001}`)},
+				{Topic: "people", Key: []byte(`{"id":200000}`), Body: []byte(`{"id":200000,"name":"ok"}`)},
+				{Topic: "people", Body: []byte(`{"id":200001}`)},
 			}
 			var re *flow.RejectedError
 			if err := s.Deliver(ctx, bad); !errors.As(err, &re) || len(re.Rejected) != 1 || re.Rejected[0].Index != 1 {
@@ -139,15 +139,15 @@ func TestJDBCSink(t *testing.T) {
 			}
 			if name == "postgres" {
 				bad = []flow.Event{
-					{Topic: "people", Key: []byte(`{"id":20000}`), Body: []byte(`{"id":20000,"name":"ok"}`)},
-					{Topic: "people", Key: []byte(`{"id":20001}`), Body: []byte(`{"id":20001,"score":"not a number"}`)},
+					{Topic: "people", Key: []byte(`{"id":200000}`), Body: []byte(`{"id":200000,"name":"ok"}`)},
+					{Topic: "people", Key: []byte(`{"id":200001}`), Body: []byte(`{"id":200001,"score":"not a number"}`)},
 				}
 				err := s.Deliver(ctx, bad)
 				if !errors.As(err, &re) || len(re.Rejected) != 1 || re.Rejected[0].Index != 1 || !strings.Contains(re.Rejected[0].Reason, "t_people") {
 					t.Fatalf("batch with a wrongly typed value: %v", err)
 				}
 			}
-			if got := count(t, db, `SELECT count(*) FROM t_people WHERE id >= 20000`); got != 0 {
+			if got := count(t, db, `SELECT count(*) FROM t_people WHERE id >= 200000`); got != 0 {
 				t.Fatalf("a refused batch left %d rows", got)
 			}
 		})
