@@ -37,7 +37,7 @@ func writeCSV(b *testing.B, path string, n int) {
 }
 
 // BenchmarkJDBCSink measures rows/s delivered in batches of 3000 (one
-// transaction each, multi-row INSERT) into SQLite and PostgreSQL, and in the
+// transaction each: multi-row INSERT into SQLite, COPY into PostgreSQL), and in the
 // same run the database's own bulk loader on the same rows as the ceiling:
 // sqlite3 .import and psql \copy.
 func BenchmarkJDBCSink(b *testing.B) {

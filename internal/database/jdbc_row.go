@@ -73,52 +73,55 @@ type field struct {
 
 // decodeRecord reads a JSON object, with or without the JsonConverter
 // envelope, into fields; ok is false when b is not a JSON object (a plain
-// string value).
+// string value). Only the top level is decoded into a map of raw values;
+// scalars are then read directly, nested objects and arrays are kept as
+// their (compacted) JSON text.
 func decodeRecord(b []byte) (map[string]field, bool, error) {
 	t := bytes.TrimSpace(b)
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(t, &m); err != nil {
 		return nil, false, nil // not JSON: a plain string
 	}
-	var schema map[string]any
+	var schema struct {
+		Fields []struct {
+			Field string `json:"field"`
+			Type  string `json:"type"`
+		} `json:"fields"`
+	}
+	hasSchema := false
 	if s, hasS := m["schema"]; hasS && len(m) == 2 {
 		if p, hasP := m["payload"]; hasP {
-			pm, ok := p.(map[string]any)
-			if !ok {
+			var pm map[string]json.RawMessage
+			if err := json.Unmarshal(p, &pm); err != nil || pm == nil {
 				return nil, false, nil // an envelope of a non-struct value
 			}
-			schema, _ = s.(map[string]any)
+			hasSchema = json.Unmarshal(s, &schema) == nil
 			m = pm
 		}
 	}
 	types := map[string]colType{}
-	if schema != nil {
-		fs, _ := schema["fields"].([]any)
-		for _, f := range fs {
-			fm, _ := f.(map[string]any)
-			name, _ := fm["field"].(string)
-			switch fm["type"] {
+	if hasSchema {
+		for _, f := range schema.Fields {
+			switch f.Type {
 			case "int8", "int16", "int32", "int64":
-				types[name] = tInt
+				types[f.Field] = tInt
 			case "float", "double":
-				types[name] = tFloat
+				types[f.Field] = tFloat
 			case "boolean":
-				types[name] = tBool
+				types[f.Field] = tBool
 			case "bytes":
-				types[name] = tBytes
+				types[f.Field] = tBytes
 			default:
-				types[name] = tText
+				types[f.Field] = tText
 			}
 		}
 	}
 	out := make(map[string]field, len(m))
-	for k, v := range m {
-		f, err := toField(v)
+	for k, raw := range m {
+		f, err := rawField(raw)
 		if err != nil {
 			return nil, false, fmt.Errorf("field %q: %w", k, err)
 		}
@@ -137,6 +140,36 @@ func decodeRecord(b []byte) (map[string]field, bool, error) {
 		out[k] = f
 	}
 	return out, true, nil
+}
+
+// rawField converts one JSON value (already validated by the decoder).
+func rawField(raw json.RawMessage) (field, error) {
+	if len(raw) == 0 {
+		return field{typ: tText}, nil
+	}
+	switch c := raw[0]; {
+	case c == 'n':
+		return field{val: nil, typ: tText}, nil
+	case c == 't' || c == 'f':
+		return field{val: c == 't', typ: tBool}, nil
+	case c == '"':
+		if bytes.IndexByte(raw, '\\') < 0 {
+			return field{val: string(raw[1 : len(raw)-1]), typ: tText}, nil
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return field{}, err
+		}
+		return field{val: s, typ: tText}, nil
+	case c == '-' || c >= '0' && c <= '9':
+		return toField(json.Number(raw))
+	default: // objects and arrays are stored as JSON text
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, raw); err != nil {
+			return field{}, err
+		}
+		return field{val: buf.String(), typ: tText}, nil
+	}
 }
 
 // toField converts a decoded JSON value.
@@ -265,6 +298,10 @@ func normalizeNumber(raw []byte, v any) any {
 // addFields appends key fields (in pk.fields order when given, else by
 // name), then value fields by name.
 func (r *row) addFields(key, val map[string]field) {
+	n := len(key) + len(val)
+	r.cols = make([]string, 0, n)
+	r.vals = make([]any, 0, n)
+	r.types = make([]colType, 0, n)
 	add := func(m map[string]field) {
 		names := make([]string, 0, len(m))
 		for k := range m {
