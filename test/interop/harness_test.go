@@ -34,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/testutil"
+	"github.com/runnel/runnel/internal/testutil/pgtest"
 )
 
 // runnelBin is the runnel binary built once by TestMain.
@@ -47,6 +48,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	defer pgtest.Stop()
 	wd, err := os.Getwd()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop: getting working directory:", err)
