@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	_ "modernc.org/sqlite"             // database/sql driver "sqlite" (no cgo)
 
@@ -156,6 +157,7 @@ type JDBCSink struct {
 	mu     sync.Mutex // Deliver and Close hold it
 	db     *sql.DB
 	tables map[string]*tableInfo // known tables: columns, by name
+	stages int                   // staging tables made, for unique names
 }
 
 // NewJDBCSink validates c; the database is opened on the first Deliver.
@@ -348,9 +350,9 @@ func (s *JDBCSink) write(ctx context.Context, db *sql.DB, rows []*row, probe boo
 		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	defer tx.Rollback()
-	for i, run := range s.runs(rows) {
+	for _, run := range s.runs(rows) {
 		if s.copies(run) {
-			err = s.copyRun(ctx, conn, tx, run, i)
+			err = s.copyRun(ctx, conn, tx, run)
 		} else {
 			err = s.execRun(ctx, tx, run)
 		}
@@ -379,7 +381,12 @@ func (s *JDBCSink) findRejected(ctx context.Context, db *sql.DB, rows []*row) ([
 	if len(rej) > 0 {
 		return rej, nil
 	}
-	tx, err := db.BeginTx(ctx, nil)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -388,8 +395,8 @@ func (s *JDBCSink) findRejected(ctx context.Context, db *sql.DB, rows []*row) ([
 		if _, err := tx.ExecContext(ctx, "SAVEPOINT runnel_row"); err != nil {
 			return nil, err
 		}
-		if err := s.execRun(ctx, tx, []*row{r}); err != nil {
-			rej = append(rej, flow.Rejection{Index: r.index, Reason: fmt.Sprintf("table %s: %v", r.table, err)})
+		if err := s.probeRow(ctx, conn, tx, r); err != nil {
+			rej = append(rej, flow.Rejection{Index: r.index, Reason: fmt.Sprintf("table %s: %s", r.table, describeErr(err))})
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT runnel_row"); err != nil {
 				return nil, err
 			}
@@ -400,6 +407,38 @@ func (s *JDBCSink) findRejected(ctx context.Context, db *sql.DB, rows []*row) ([
 		}
 	}
 	return rej, nil
+}
+
+// probeRow writes one row as the batch would: on PostgreSQL inserts and
+// upserts go through COPY, whose errors name the column.
+func (s *JDBCSink) probeRow(ctx context.Context, conn *sql.Conn, tx *sql.Tx, r *row) error {
+	if s.d.pg() && !r.delete && s.mode != "update" {
+		return s.copyRun(ctx, conn, tx, []*row{r})
+	}
+	return s.execRun(ctx, tx, []*row{r})
+}
+
+// describeErr is err with what PostgreSQL says about where it happened
+// (the column of a bad value or of a NOT NULL violation).
+func describeErr(err error) string {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return err.Error()
+	}
+	msg := pe.Message
+	switch {
+	case pe.ColumnName != "":
+		msg = fmt.Sprintf("column %q: %s", pe.ColumnName, msg)
+	case pe.Where != "":
+		if i := strings.Index(pe.Where, "column "); i >= 0 {
+			col, _, _ := strings.Cut(pe.Where[i+len("column "):], ":")
+			msg = fmt.Sprintf("column %q: %s", col, msg)
+		}
+	}
+	if pe.Detail != "" {
+		msg += " (" + pe.Detail + ")"
+	}
+	return msg + " (SQLSTATE " + pe.Code + ")"
 }
 
 // runs splits rows into maximal runs of the same table, operation and

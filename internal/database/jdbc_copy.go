@@ -28,7 +28,9 @@ func (s *JDBCSink) copies(run []*row) bool {
 // with INSERT ... ON CONFLICT, so a replay still changes nothing. The
 // server parses the text into whatever the column types are, as psql's
 // \copy does.
-func (s *JDBCSink) copyRun(ctx context.Context, conn *sql.Conn, tx *sql.Tx, run []*row, n int) error {
+//
+// s.mu is held (it numbers the staging tables).
+func (s *JDBCSink) copyRun(ctx context.Context, conn *sql.Conn, tx *sql.Tx, run []*row) error {
 	first := run[0]
 	cols := make([]string, len(first.cols))
 	for i, c := range first.cols {
@@ -38,7 +40,8 @@ func (s *JDBCSink) copyRun(ctx context.Context, conn *sql.Conn, tx *sql.Tx, run 
 	target := quote(first.table)
 	upsert := s.mode == "upsert" && first.nkey > 0
 	if upsert {
-		stage := quote(fmt.Sprintf("runnel_stage_%d", n))
+		s.stages++ // unique within the transaction
+		stage := quote(fmt.Sprintf("runnel_stage_%d", s.stages))
 		if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+stage+" ON COMMIT DROP AS SELECT "+colList+" FROM "+target+" WITH NO DATA"); err != nil {
 			return fmt.Errorf("creating a staging table for table %s: %w", first.table, err)
 		}

@@ -75,8 +75,8 @@ func jsonEvents(from, to int) []flow.Event {
 }
 
 func TestJDBCSink(t *testing.T) {
-	for name, backend := range backends(t) {
-		t.Run(name, func(t *testing.T) {
+	for backendName, backend := range backends(t) {
+		t.Run(backendName, func(t *testing.T) {
 			url, open := backend(t)
 			s := newJDBCSink(t, map[string]string{JDBCURL: url, JDBCInsertMode: "upsert", JDBCPKMode: "record_key",
 				JDBCDelete: "true", JDBCAutoCreate: "true", JDBCAutoEvolve: "true", JDBCTableFormat: "t_${topic}"})
@@ -88,7 +88,7 @@ func TestJDBCSink(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			db := open(name)
+			db := open(backendName)
 			if got := count(t, db, `SELECT count(*) FROM t_people`); got != n {
 				t.Fatalf("%d rows, want %d", got, n)
 			}
@@ -137,15 +137,16 @@ func TestJDBCSink(t *testing.T) {
 			if err := s.Deliver(ctx, bad); !errors.As(err, &re) || len(re.Rejected) != 1 || re.Rejected[0].Index != 1 {
 				t.Fatalf("batch with a keyless record: %v", err)
 			}
-			if name == "postgres" {
+			if backendName == "postgres" {
 				bad = []flow.Event{
 					{Topic: "people", Key: []byte(`{"id":200000}`), Body: []byte(`{"id":200000,"name":"ok"}`)},
 					{Topic: "people", Key: []byte(`{"id":200001}`), Body: []byte(`{"id":200001,"score":"not a number"}`)},
 				}
 				err := s.Deliver(ctx, bad)
-				if !errors.As(err, &re) || len(re.Rejected) != 1 || re.Rejected[0].Index != 1 || !strings.Contains(re.Rejected[0].Reason, "t_people") {
+				if !errors.As(err, &re) || len(re.Rejected) != 1 || re.Rejected[0].Index != 1 || !strings.Contains(re.Rejected[0].Reason, "t_people") || !strings.Contains(re.Rejected[0].Reason, `column "score"`) {
 					t.Fatalf("batch with a wrongly typed value: %v", err)
 				}
+				t.Logf("refused: %s", re.Rejected[0].Reason)
 			}
 			if got := count(t, db, `SELECT count(*) FROM t_people WHERE id >= 200000`); got != 0 {
 				t.Fatalf("a refused batch left %d rows", got)
