@@ -118,7 +118,9 @@ func NewKafka(c flow.Config) (*Kafka, error) {
 	for i := range seeds {
 		seeds[i] = strings.TrimSpace(seeds[i])
 	}
-	k.opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordDeliveryTimeout(2 * time.Minute)}
+	// Like the Java producer, ask the broker to create a missing topic (it
+	// decides, by auto.create.topics.enable).
+	k.opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordDeliveryTimeout(2 * time.Minute), kgo.AllowAutoTopicCreation()}
 	if k.manualPart {
 		k.opts = append(k.opts, kgo.RecordPartitioner(headerPartitioner{}))
 	}
