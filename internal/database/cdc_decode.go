@@ -252,10 +252,10 @@ func (s *CDC) events(c change) []flow.Event {
 	now := time.Now()
 	value := map[string]any{"before": before, "after": after, "source": src, "op": c.op, "ts_ms": now.UnixMilli()}
 	topic := c.rel.topic(s.prefix)
-	hdr := map[string]string{"op": c.op}
+	hdr := flumeTopic(s.cfg, topic, map[string]string{"op": c.op})
 	evs := []flow.Event{{Topic: topic, Key: keyBytes, Body: s.wrap(c.rel.valueSchema, value), Timestamp: c.commitTime, Headers: hdr}}
 	if c.op == "d" && s.tombstone && keyBytes != nil {
-		evs = append(evs, flow.Event{Topic: topic, Key: keyBytes, Body: nil, Timestamp: c.commitTime})
+		evs = append(evs, flow.Event{Topic: topic, Key: keyBytes, Body: nil, Timestamp: c.commitTime, Headers: flumeTopic(s.cfg, topic, nil)})
 	}
 	return evs
 }

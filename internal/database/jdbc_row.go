@@ -202,9 +202,13 @@ func toField(v any) (field, error) {
 // toRow turns an event into a row, nil when the event writes nothing (a
 // tombstone with deletes off).
 func (s *JDBCSink) toRow(e flow.Event) (*row, error) {
-	table := strings.ReplaceAll(s.tableFormat, "${topic}", e.Topic)
+	topic := e.Topic
+	if topic == "" { // a Flume event: its topic header, if any
+		topic = e.Headers["topic"]
+	}
+	table := strings.ReplaceAll(s.tableFormat, "${topic}", topic)
 	if table == "" {
-		return nil, fmt.Errorf("table.name.format %q gives an empty table name for topic %q", s.tableFormat, e.Topic)
+		return nil, fmt.Errorf("table.name.format %q gives an empty table name for topic %q", s.tableFormat, topic)
 	}
 	r := &row{table: table}
 	key := map[string]field{}

@@ -245,7 +245,7 @@ func (s *JDBCSource) pollOnce(ctx context.Context, db *sql.DB, table string, out
 			}
 		}
 		body, _ := json.Marshal(rec)
-		e := flow.Event{Topic: topic, Body: body, Partition: -1, Offset: -1}
+		e := flow.Event{Topic: topic, Body: body, Partition: -1, Offset: -1, Headers: flumeTopic(s.cfg, topic, nil)}
 		if s.incCol != "" {
 			e.Key = []byte(fmt.Sprint(rec[s.incCol]))
 		}
