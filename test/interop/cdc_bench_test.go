@@ -24,10 +24,11 @@ import (
 //   - latency: single-row INSERT transactions at a steady 1000/s; each row
 //     carries the client's clock just before the INSERT, the consumer
 //     subtracts it on arrival: p50/p99 in ms.
+//
 //   - throughput: b.N rows in transactions of 1000 rows, from the first
 //     commit to the last change consumed: changes/s.
 //
-//	go test -run XXX -bench BenchmarkCDCEndToEnd -benchtime 20000x ./test/interop/
+//     go test -run XXX -bench BenchmarkCDCEndToEnd -benchtime 20000x ./test/interop/
 func BenchmarkCDCEndToEnd(b *testing.B) {
 	srv := startServer(b)
 	pg := pgtest.Start(b)
