@@ -19,16 +19,14 @@ import (
 // whole path with the real binaries: commit in PostgreSQL → CDC source in
 // `runnel connect standalone` (worker defaults) → runnel server → a
 // franz-go consumer. Each sub-benchmark uses a new table (a new topic; the
-// publication covers all tables).
+// publication covers all tables). Run it as
 //
-//   - latency: single-row INSERT transactions at a steady 1000/s; each row
-//     carries the client's clock just before the INSERT, the consumer
-//     subtracts it on arrival: p50/p99 in ms.
+//	go test -run XXX -bench BenchmarkCDCEndToEnd -benchtime 20000x ./test/interop/
 //
-//   - throughput: b.N rows in transactions of 1000 rows, from the first
-//     commit to the last change consumed: changes/s.
-//
-//     go test -run XXX -bench BenchmarkCDCEndToEnd -benchtime 20000x ./test/interop/
+// latency: single-row INSERT transactions at a steady 1000/s; each row
+// carries the client's clock just before the INSERT, the consumer subtracts
+// it on arrival: p50/p99 in ms. throughput: b.N rows in transactions of
+// 1000 rows, from the first commit to the last change consumed: changes/s.
 func BenchmarkCDCEndToEnd(b *testing.B) {
 	srv := startServer(b)
 	pg := pgtest.Start(b)
