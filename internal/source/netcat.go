@@ -101,8 +101,10 @@ func (n *Netcat) Run(ctx context.Context, out flow.Emitter) error {
 			return fmt.Errorf("netcat source %s: accepting on %s: %w", n.cfg.Name, n.Addr, err)
 		}
 		wg.Add(1)
+		n.cfg.Counters.Add("OpenConnectionCount", 1)
 		go func() {
 			defer wg.Done()
+			defer n.cfg.Counters.Add("OpenConnectionCount", -1)
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
 			defer conn.Close()

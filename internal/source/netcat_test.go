@@ -246,3 +246,59 @@ type discard struct{}
 
 func (discard) Deliver(context.Context, []flow.Event) error { return nil }
 func (discard) Close() error                                { return nil }
+
+// OpenConnectionCount follows the connections the source holds open.
+func TestNetcatOpenConnectionCount(t *testing.T) {
+	ch := channel.NewMemory(10, 10, 0, 0)
+	reg, _ := flow.Lookup(flow.KindSource, "netcat")
+	cfg, _, err := reg.Spec.Validate("r1", map[string]string{"bind": "127.0.0.1", "port": "0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Counters = flow.NewCounters()
+	v, err := reg.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := v.(*Netcat)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		src.Run(ctx, &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}})
+	})
+	defer func() { cancel(); wg.Wait() }()
+	for src.ListenAddr() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	open := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			got := cfg.Counters.Snapshot()["OpenConnectionCount"]
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("OpenConnectionCount %d, want %d", got, want)
+			}
+		}
+	}
+	var conns []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", src.ListenAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte("x\n")) // answered only once the source serves it
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	open(2)
+	conns[0].Close()
+	open(1)
+	conns[1].Close()
+	open(0)
+}

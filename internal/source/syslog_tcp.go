@@ -211,7 +211,9 @@ func (s *SyslogTCP) accept(ctx context.Context, ln net.Listener, port string, ou
 			}
 			return fmt.Errorf("syslog source %s: accepting on %s: %w", s.cfg.Name, ln.Addr(), err)
 		}
+		s.cfg.Counters.Add("OpenConnectionCount", 1)
 		wg.Go(func() {
+			defer s.cfg.Counters.Add("OpenConnectionCount", -1)
 			stop := context.AfterFunc(ctx, func() { conn.Close() })
 			defer stop()
 			defer conn.Close()
