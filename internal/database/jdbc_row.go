@@ -81,8 +81,8 @@ func decodeRecord(b []byte) (map[string]field, bool, error) {
 	if len(t) == 0 || t[0] != '{' {
 		return nil, false, nil
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(t, &m); err != nil {
+	m := map[string][]byte{}
+	if !scanObject(t, func(k string, raw []byte) { m[k] = raw }) {
 		return nil, false, nil // not JSON: a plain string
 	}
 	var schema struct {
@@ -94,8 +94,8 @@ func decodeRecord(b []byte) (map[string]field, bool, error) {
 	hasSchema := false
 	if s, hasS := m["schema"]; hasS && len(m) == 2 {
 		if p, hasP := m["payload"]; hasP {
-			var pm map[string]json.RawMessage
-			if err := json.Unmarshal(p, &pm); err != nil || pm == nil {
+			pm := map[string][]byte{}
+			if !scanObject(p, func(k string, raw []byte) { pm[k] = raw }) {
 				return nil, false, nil // an envelope of a non-struct value
 			}
 			hasSchema = json.Unmarshal(s, &schema) == nil
@@ -142,8 +142,8 @@ func decodeRecord(b []byte) (map[string]field, bool, error) {
 	return out, true, nil
 }
 
-// rawField converts one JSON value (already validated by the decoder).
-func rawField(raw json.RawMessage) (field, error) {
+// rawField converts one JSON value (already validated by scanObject).
+func rawField(raw []byte) (field, error) {
 	if len(raw) == 0 {
 		return field{typ: tText}, nil
 	}
@@ -153,13 +153,7 @@ func rawField(raw json.RawMessage) (field, error) {
 	case c == 't' || c == 'f':
 		return field{val: c == 't', typ: tBool}, nil
 	case c == '"':
-		if bytes.IndexByte(raw, '\\') < 0 {
-			return field{val: string(raw[1 : len(raw)-1]), typ: tText}, nil
-		}
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return field{}, err
-		}
+		s, _ := unquote(raw)
 		return field{val: s, typ: tText}, nil
 	case c == '-' || c >= '0' && c <= '9':
 		return toField(json.Number(raw))
