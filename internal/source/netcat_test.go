@@ -23,6 +23,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // runs it into ch until the test ends.
 func startNetcat(t *testing.T, ch flow.Channel, keys map[string]string) string {
 	t.Helper()
+	return startNetcatCounted(t, ch, keys, nil)
+}
+
+// startNetcatCounted is startNetcat with the source's counters.
+func startNetcatCounted(t *testing.T, ch flow.Channel, keys map[string]string, counters *flow.Counters) string {
+	t.Helper()
 	reg, ok := flow.Lookup(flow.KindSource, "NetCat")
 	if !ok {
 		t.Fatal("netcat not registered")
@@ -35,6 +41,7 @@ func startNetcat(t *testing.T, ch flow.Channel, keys map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Counters = counters
 	v, err := reg.Build(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -249,31 +256,12 @@ func (discard) Close() error                                { return nil }
 
 // OpenConnectionCount follows the connections the source holds open.
 func TestNetcatOpenConnectionCount(t *testing.T) {
-	ch := channel.NewMemory(10, 10, 0, 0)
-	reg, _ := flow.Lookup(flow.KindSource, "netcat")
-	cfg, _, err := reg.Spec.Validate("r1", map[string]string{"bind": "127.0.0.1", "port": "0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Counters = flow.NewCounters()
-	v, err := reg.Build(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := v.(*Netcat)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		src.Run(ctx, &flow.ChannelProcessor{Selector: &flow.Replicating{Required: []flow.NamedChannel{{Name: "c1", Channel: ch}}}})
-	})
-	defer func() { cancel(); wg.Wait() }()
-	for src.ListenAddr() == nil {
-		time.Sleep(time.Millisecond)
-	}
+	counters := flow.NewCounters()
+	addr := startNetcatCounted(t, channel.NewMemory(10, 10, 0, 0), nil, counters)
 	open := func(want int64) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-			got := cfg.Counters.Snapshot()["OpenConnectionCount"]
+			got := counters.Snapshot()["OpenConnectionCount"]
 			if got == want {
 				return
 			}
@@ -284,7 +272,7 @@ func TestNetcatOpenConnectionCount(t *testing.T) {
 	}
 	var conns []net.Conn
 	for range 2 {
-		c, err := net.Dial("tcp", src.ListenAddr().String())
+		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
