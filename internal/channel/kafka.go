@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/kafkaopts"
 )
 
 // Kafka channel config keys (Flume's names).
@@ -38,8 +38,8 @@ var KafkaSpec = flow.Spec{
 		{Name: KafkaParseEvent, Type: flow.Bool, Default: "true", Doc: "store events as Flume's Avro AvroFlumeEvent (headers and body); false: the body as the record value, headers as Kafka record headers"},
 		{Name: KafkaPollTimeout, Type: flow.Int, Default: "500", Min: 1, Max: 1 << 31, Doc: "milliseconds a take waits for records when none are buffered"},
 		{Name: KafkaTxCapacity, Type: flow.Int, Default: "1000", Min: 1, Max: 1 << 31, Doc: "most events one put or take transaction holds"},
-		{Name: KafkaProducerPrefix + "*", Doc: "producer settings: acks (must stay all), linger.ms, client.id; others are ignored with a warning"},
-		{Name: KafkaConsumerPrefix + "*", Doc: "consumer settings: group.id, auto.offset.reset, session.timeout.ms, client.id; others are ignored with a warning"},
+		{Name: KafkaProducerPrefix + "*", Doc: "Kafka producer settings as for the kafka sink (linger.ms, batch.size, compression.type, client.id, ...); acks must stay all; unknown ones are ignored with a warning"},
+		{Name: KafkaConsumerPrefix + "*", Doc: "Kafka consumer settings as for the kafka source (auto.offset.reset, session.timeout.ms, fetch.*, client.id, ...); unknown ones are ignored with a warning"},
 		{Name: "migrateZookeeperOffsets", NotImplemented: true, Doc: "ZooKeeper offsets do not exist here"},
 		{Name: "defaultPartitionId", NotImplemented: true, Doc: "partition of every event"},
 		{Name: "partitionIdHeader", NotImplemented: true, Doc: "header naming an event's partition"},
@@ -76,70 +76,35 @@ type Kafka struct {
 	buf []*kgo.Record
 }
 
-func kafkaMillis(key, v string) (time.Duration, error) {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, &flow.KeyError{Key: key, Value: v, Problem: "not a number of milliseconds", Fix: "give a whole number"}
-	}
-	return time.Duration(n) * time.Millisecond, nil
-}
-
 // NewKafka returns a kafka channel; franz-go dials on first use.
 func NewKafka(c flow.Config) (*Kafka, error) {
-	brokers := strings.Split(c.String(KafkaBootstrap), ",")
-	for i := range brokers {
-		brokers[i] = strings.TrimSpace(brokers[i])
-	}
+	brokers := kafkaopts.Brokers(c.String(KafkaBootstrap))
 	k := &Kafka{topic: c.String(KafkaTopic), avro: c.Bool(KafkaParseEvent),
 		poll: time.Duration(c.Int(KafkaPollTimeout)) * time.Millisecond, txCap: int(c.Int(KafkaTxCapacity))}
-	popts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic(k.topic), kgo.RecordDeliveryTimeout(time.Minute)}
-	for key, v := range c.Prefixed(KafkaProducerPrefix) {
-		switch key {
-		case "acks":
-			if v != "all" && v != "-1" {
-				return nil, &flow.KeyError{Key: KafkaProducerPrefix + key, Value: v,
-					Problem: "a channel must not lose committed events", Fix: "use acks=all (the default)"}
-			}
-		case "linger.ms":
-			d, err := kafkaMillis(KafkaProducerPrefix+key, v)
-			if err != nil {
-				return nil, err
-			}
-			popts = append(popts, kgo.ProducerLinger(d))
-		case "client.id":
-			popts = append(popts, kgo.ClientID(v))
-		default:
-			c.Log().Warn("kafka channel ignores an unsupported producer setting", "key", KafkaProducerPrefix+key)
-		}
+	pprops := c.Prefixed(KafkaProducerPrefix)
+	if v, ok := pprops["acks"]; ok && v != "all" && v != "-1" {
+		return nil, &flow.KeyError{Key: KafkaProducerPrefix + "acks", Value: v,
+			Problem: "a channel must not lose committed events", Fix: "use acks=all (the default)"}
 	}
-	k.consumerOpts = []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(c.String(KafkaGroupID)),
+	popts, err := kafkaopts.Map(pprops, kafkaopts.Options{Role: kafkaopts.Producer, Prefix: KafkaProducerPrefix, Log: c.Log()})
+	if err != nil {
+		return nil, err
+	}
+	popts = append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic(k.topic), kgo.RecordDeliveryTimeout(time.Minute)}, popts...)
+	cprops := c.Prefixed(KafkaConsumerPrefix)
+	if v := cprops["auto.offset.reset"]; strings.EqualFold(v, "none") {
+		return nil, &flow.KeyError{Key: KafkaConsumerPrefix + "auto.offset.reset", Value: v,
+			Problem: "a new group of takers would fail instead of reading the channel", Fix: "use earliest or latest"}
+	}
+	copts, err := kafkaopts.Map(cprops, kafkaopts.Options{Role: kafkaopts.Consumer,
+		Prefix: KafkaConsumerPrefix, Fixed: []string{"group.id"}, Log: c.Log()})
+	if err != nil {
+		return nil, err
+	}
+	k.consumerOpts = append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(c.String(KafkaGroupID)),
 		kgo.ConsumeTopics(k.topic), kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.AllowAutoTopicCreation()}
-	for key, v := range c.Prefixed(KafkaConsumerPrefix) {
-		switch key {
-		case "group.id":
-		case "auto.offset.reset":
-			switch v {
-			case "earliest":
-			case "latest":
-				k.consumerOpts = append(k.consumerOpts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
-			default:
-				return nil, &flow.KeyError{Key: KafkaConsumerPrefix + key, Value: v, Problem: "unknown reset policy", Fix: "use earliest or latest"}
-			}
-		case "session.timeout.ms":
-			d, err := kafkaMillis(KafkaConsumerPrefix+key, v)
-			if err != nil {
-				return nil, err
-			}
-			k.consumerOpts = append(k.consumerOpts, kgo.SessionTimeout(d))
-		case "client.id":
-			k.consumerOpts = append(k.consumerOpts, kgo.ClientID(v))
-		default:
-			c.Log().Warn("kafka channel ignores an unsupported consumer setting", "key", KafkaConsumerPrefix+key)
-		}
-	}
-	var err error
+		kgo.AllowAutoTopicCreation()}, copts...)
 	if k.producer, err = kgo.NewClient(popts...); err != nil {
 		return nil, &flow.KeyError{Key: KafkaBootstrap, Value: c.String(KafkaBootstrap), Problem: err.Error(), Fix: "give host:port of the brokers"}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/kafkaopts"
 )
 
 // Error stages as Kafka Connect names them in __connect.errors.stage.
@@ -41,7 +42,7 @@ func (w *Worker) runSink(ctx context.Context, cc *ConnectorConfig) error {
 			log.Error("closing the sink", "err", err)
 		}
 	}()
-	opts, err := clientOpts(log, "consumer", w.cfg.Consumer, cc.Consumer)
+	opts, err := clientOpts(log, kafkaopts.Consumer, w.cfg.Consumer, cc.Consumer)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func (w *Worker) runSink(ctx context.Context, cc *ConnectorConfig) error {
 	}()
 	d := &sinkDelivery{w: w, cc: cc, sink: sink, log: log}
 	defer d.close()
-	maxRecs := maxPollRecords(w.cfg.Consumer, cc.Consumer)
+	maxRecs := kafkaopts.MaxPollRecords(w.cfg.Consumer, cc.Consumer)
 	for {
 		fs := cl.PollRecords(ctx, maxRecs)
 		if ctx.Err() != nil {

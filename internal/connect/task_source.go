@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/kafkaopts"
 )
 
 // runSource runs a source task once: the source's Run with an Emitter that
@@ -23,7 +24,7 @@ func (w *Worker) runSource(ctx context.Context, cc *ConnectorConfig) error {
 		return err
 	}
 	src := v.(flow.Source)
-	opts, err := clientOpts(log, "producer", w.cfg.Producer, cc.Producer)
+	opts, err := clientOpts(log, kafkaopts.Producer, w.cfg.Producer, cc.Producer)
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/kafkaopts"
 	"github.com/runnel/runnel/internal/pathfmt"
 )
 
@@ -46,7 +46,7 @@ var KafkaSpec = flow.Spec{
 		{Name: KafkaPartitionIDHeader, Doc: "header holding the partition number of an event"},
 		{Name: KafkaAllowTopicOverride, Type: flow.Bool, Default: "true", Doc: "let the topicHeader header choose the topic"},
 		{Name: KafkaTopicHeader, Default: "topic", Doc: "header naming the topic when allowTopicOverride"},
-		{Name: KafkaProducerPrefix + "*", Doc: "Kafka producer settings (acks, linger.ms, compression.type, batch.size, client.id, request.timeout.ms, delivery.timeout.ms, retries, enable.idempotence, max.request.size)"},
+		{Name: KafkaProducerPrefix + "*", Doc: "Kafka producer settings (acks, linger.ms, compression.type, batch.size, client.id, request.timeout.ms, delivery.timeout.ms, retries, enable.idempotence, max.request.size, max.in.flight.requests.per.connection, metadata.max.age.ms, security.protocol=PLAINTEXT); others are warned about and ignored"},
 		{Name: "batchSize", Type: flow.Int, Min: 1, Max: 1 << 20, Doc: "Flume's old name of flumeBatchSize"},
 		{Name: "brokerList", Doc: "Flume's old name of kafka.bootstrap.servers (refused: use the new name)"},
 		{Name: "topic", Doc: "Flume's old name of kafka.topic"},
@@ -114,128 +114,21 @@ func NewKafka(c flow.Config) (*Kafka, error) {
 		k.defaultPart, k.hasDefault = int32(c.Int(KafkaDefaultPartitionID)), true
 	}
 	k.manualPart = k.hasDefault || k.partHeader != ""
-	seeds := strings.Split(c.String(KafkaBootstrap), ",")
-	for i := range seeds {
-		seeds[i] = strings.TrimSpace(seeds[i])
-	}
+	seeds := kafkaopts.Brokers(c.String(KafkaBootstrap))
 	// Like the Java producer, ask the broker to create a missing topic (it
 	// decides, by auto.create.topics.enable).
 	k.opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.RecordDeliveryTimeout(2 * time.Minute), kgo.AllowAutoTopicCreation()}
 	if k.manualPart {
 		k.opts = append(k.opts, kgo.RecordPartitioner(headerPartitioner{}))
 	}
-	popts, err := producerOpts(c.Prefixed(KafkaProducerPrefix), c.String(KafkaAcks), c)
+	props := c.Prefixed(KafkaProducerPrefix)
+	props["acks"] = c.String(KafkaAcks) // with the spec's default, 1 as Flume's
+	popts, err := kafkaopts.Map(props, kafkaopts.Options{Role: kafkaopts.Producer, Prefix: KafkaProducerPrefix, Log: c.Log()})
 	if err != nil {
 		return nil, err
 	}
 	k.opts = append(k.opts, popts...)
 	return k, nil
-}
-
-// producerOpts maps Kafka producer settings onto franz-go options.
-func producerOpts(props map[string]string, acks string, c flow.Config) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	bad := func(k, fix string) error {
-		return &flow.KeyError{Key: KafkaProducerPrefix + k, Value: props[k], Problem: "not a valid value", Fix: fix}
-	}
-	idempotent := true
-	switch strings.ToLower(acks) {
-	case "0":
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
-		idempotent = false
-	case "1":
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
-		idempotent = false
-	case "all", "-1":
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	default:
-		return nil, &flow.KeyError{Key: KafkaAcks, Value: acks, Problem: "not an acks setting", Fix: "use 0, 1 or all"}
-	}
-	ms := func(k string) (time.Duration, error) {
-		n, err := strconv.ParseInt(props[k], 10, 64)
-		if err != nil || n < 0 {
-			return 0, bad(k, "give milliseconds as a whole number")
-		}
-		return time.Duration(n) * time.Millisecond, nil
-	}
-	for k, v := range props {
-		switch k {
-		case "acks":
-		case "linger.ms":
-			d, err := ms(k)
-			if err != nil {
-				return nil, err
-			}
-			opts = append(opts, kgo.ProducerLinger(d))
-		case "request.timeout.ms":
-			d, err := ms(k)
-			if err != nil {
-				return nil, err
-			}
-			opts = append(opts, kgo.ProduceRequestTimeout(d))
-		case "delivery.timeout.ms":
-			d, err := ms(k)
-			if err != nil {
-				return nil, err
-			}
-			opts = append(opts, kgo.RecordDeliveryTimeout(d))
-		case "batch.size", "max.request.size":
-			n, err := strconv.ParseInt(v, 10, 32)
-			if err != nil || n <= 0 {
-				return nil, bad(k, "give a positive number of bytes")
-			}
-			if k == "batch.size" {
-				opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
-			} else {
-				opts = append(opts, kgo.BrokerMaxWriteBytes(int32(max(n, 1<<20))))
-			}
-		case "retries":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return nil, bad(k, "give a whole number")
-			}
-			opts = append(opts, kgo.RecordRetries(n))
-		case "client.id":
-			opts = append(opts, kgo.ClientID(v))
-		case "enable.idempotence":
-			switch strings.ToLower(v) {
-			case "false":
-				idempotent = false
-			case "true":
-			default:
-				return nil, bad(k, "set it to true or false")
-			}
-		case "compression.type":
-			var codec kgo.CompressionCodec
-			switch strings.ToLower(v) {
-			case "none":
-				codec = kgo.NoCompression()
-			case "gzip":
-				codec = kgo.GzipCompression()
-			case "snappy":
-				codec = kgo.SnappyCompression()
-			case "lz4":
-				codec = kgo.Lz4Compression()
-			case "zstd":
-				codec = kgo.ZstdCompression()
-			default:
-				return nil, bad(k, "use none, gzip, snappy, lz4 or zstd")
-			}
-			opts = append(opts, kgo.ProducerBatchCompression(codec))
-		case "security.protocol":
-			if !strings.EqualFold(v, "PLAINTEXT") {
-				return nil, &flow.KeyError{Key: KafkaProducerPrefix + k, Value: v, Problem: "only PLAINTEXT connections are implemented", Fix: "use PLAINTEXT (remove the key)"}
-			}
-		case "key.serializer", "value.serializer":
-			c.Log().Warn("kafka sink: serializers are fixed (bytes); setting ignored", "key", KafkaProducerPrefix+k)
-		default:
-			c.Log().Warn("kafka sink: producer setting not supported; ignored", "key", KafkaProducerPrefix+k, "value", v)
-		}
-	}
-	if !idempotent {
-		opts = append(opts, kgo.DisableIdempotentWrite())
-	}
-	return opts, nil
 }
 
 // BatchSize implements flow.BatchSizer (flumeBatchSize).
