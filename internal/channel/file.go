@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 // File channel config keys (Flume's names).
@@ -248,7 +249,7 @@ func (c *File) roll() error {
 		f.Close()
 		return fmt.Errorf("writing data file header %s: %w", path, err)
 	}
-	if err := syncDir(c.opts.DataDir); err != nil {
+	if err := fsutil.SyncDir(c.opts.DataDir); err != nil {
 		f.Close()
 		return err
 	}
@@ -267,18 +268,6 @@ func (c *File) syncActive() error {
 		return fmt.Errorf("fsyncing file channel data file %s: %w", c.active.f.Name(), err)
 	}
 	c.syncedTo[c.activeID] = c.active.size.Load()
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("opening %s to fsync it: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsyncing directory %s: %w", dir, err)
-	}
 	return nil
 }
 

@@ -24,6 +24,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 const (
@@ -111,7 +113,7 @@ func (c *File) checkpoint() error {
 	d.queue = append(held, c.queue[c.qHead:]...)
 	c.mu.Unlock()
 
-	if err := writeFileAtomic(filepath.Join(c.opts.CheckpointDir, ckptName), encodeCheckpoint(d)); err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(c.opts.CheckpointDir, ckptName), encodeCheckpoint(d), 0o644); err != nil {
 		return fmt.Errorf("writing file channel checkpoint: %w", err)
 	}
 	c.mu.Lock()
@@ -147,30 +149,6 @@ func (c *File) checkpointLoop() {
 			}
 		}
 	}
-}
-
-// writeFileAtomic replaces path with data durably.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
 }
 
 // replay rebuilds the channel from the checkpoint and the data files.

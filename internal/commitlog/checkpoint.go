@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -109,25 +108,7 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 // writeCheckpointFile writes the checkpoint atomically: temp file,
 // fdatasync, rename, directory fsync.
 func writeCheckpointFile(fs fsutil.FS, dir string, c *checkpoint) error {
-	final := filepath.Join(dir, checkpointName)
-	tmp := final + tmpSuffix
-	f, err := fs.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return storageErr("creating checkpoint", err)
-	}
-	_, err = f.Write(encodeCheckpoint(c))
-	if err == nil {
-		err = f.Datasync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fs.Rename(tmp, final)
-	}
-	if err == nil {
-		err = fs.SyncDir(dir)
-	}
+	err := fsutil.WriteFileAtomicFS(fs, filepath.Join(dir, checkpointName), encodeCheckpoint(c), 0o644)
 	return storageErr("writing checkpoint", err)
 }
 

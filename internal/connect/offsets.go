@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 // offsetFileVersion is the version of the standalone offset file format;
@@ -259,7 +260,7 @@ func (s *FileOffsets) Flush() error {
 	s.dirty = false
 	s.mu.Unlock()
 	if err == nil {
-		err = writeFileAtomic(s.path, data)
+		err = fsutil.WriteFileAtomic(s.path, data, 0o644)
 	}
 	if err != nil {
 		s.mu.Lock()
@@ -299,33 +300,6 @@ func (s *FileOffsets) flushTopic() error {
 		return fmt.Errorf("flushing source offsets to %s: %w", s.topic, err)
 	}
 	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // ConnectorOffsets is one connector's view of a FileOffsets; it implements

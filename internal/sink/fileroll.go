@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 // File roll sink config keys (Flume's names).
@@ -182,7 +183,7 @@ func (s *FileRoll) openFile() error {
 	}
 	st, err := f.Stat()
 	if err == nil {
-		err = syncDir(s.Dir)
+		err = fsutil.SyncDir(s.Dir)
 	}
 	if err != nil {
 		f.Close()
@@ -215,21 +216,4 @@ func (s *FileRoll) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closeFile()
-}
-
-// syncDir fsyncs a directory so a file created or renamed in it survives a
-// crash.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing directory: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/klauspost/compress/zlib"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/fsutil"
 	"github.com/runnel/runnel/internal/hadoopcodec"
 	"github.com/runnel/runnel/internal/pathfmt"
 	"github.com/runnel/runnel/internal/seqfile"
@@ -131,7 +132,7 @@ func (b *bucketWriter) open(set hdfsSettings, now time.Time, wrap func(io.Writer
 	if err := b.format.begin(b.bw); err != nil {
 		return errors.Join(fmt.Errorf("writing header of %s: %w", b.tmpPath, err), b.discard())
 	}
-	if err := syncDir(filepath.Dir(b.tmpPath)); err != nil {
+	if err := fsutil.SyncDir(filepath.Dir(b.tmpPath)); err != nil {
 		return errors.Join(err, b.discard())
 	}
 	return nil
@@ -211,7 +212,7 @@ func renameSynced(from, to string) error {
 	if err := os.Rename(from, to); err != nil {
 		return fmt.Errorf("renaming closed file: %w", err)
 	}
-	return syncDir(filepath.Dir(to))
+	return fsutil.SyncDir(filepath.Dir(to))
 }
 
 // streamFormat is DataStream: serialized events one after another.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 // Spooling directory source config keys (Flume's names).
@@ -477,7 +478,7 @@ func (s *SpoolDir) complete(path string, id fileID) error {
 		} else if err := os.Rename(path, dest); err != nil {
 			return fmt.Errorf("renaming %s to %s: %w", path, dest, err)
 		}
-		syncDir(filepath.Dir(path))
+		fsutil.SyncDir(filepath.Dir(path))
 	}
 	return writeSpoolTracker(s.trackerFile(), nil)
 }

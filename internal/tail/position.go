@@ -178,26 +178,8 @@ func WritePositionFile(path string, ps []Position) error {
 	if err := fsys.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("writing position file: %w", err)
 	}
-	tmp := path + ".tmp"
-	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := fsutil.WriteFileAtomicFS(fsys, path, b, 0o644); err != nil {
 		return fmt.Errorf("writing position file: %w", err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Datasync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = fsys.Rename(tmp, path)
-	}
-	if err == nil {
-		err = fsys.SyncDir(dir)
-	}
-	if err != nil {
-		return fmt.Errorf("writing position file %s: %w", path, err)
 	}
 	return nil
 }

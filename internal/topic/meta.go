@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/runnel/runnel/internal/fsutil"
 )
 
 // The topics file, <data-dir>/topics.meta, is documented in
@@ -117,36 +119,8 @@ func writeMeta(dir string, m *metaFile) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, metaFileName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, metaFileName), b, 0o644); err != nil {
 		return fmt.Errorf("writing topic metadata: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing topic metadata: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("syncing topic metadata: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing topic metadata: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, metaFileName)); err != nil {
-		return fmt.Errorf("replacing topic metadata: %w", err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing data dir: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing data dir: %w", err)
 	}
 	return nil
 }
