@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/flow"
+	"github.com/runnel/runnel/internal/kafkaopts"
 )
 
 // Kafka source config keys (Flume's names).
@@ -158,93 +159,17 @@ func splitList(s string) []string {
 	return out
 }
 
-// kafkaConsumerOpts maps kafka.consumer.* settings to franz-go options.
+// kafkaConsumerOpts maps kafka.consumer.* settings to franz-go options
+// (see kafkaopts.Map). group.id is read by NewKafkaSource;
+// enable.auto.commit=false is what the source does anyway, so only true is
+// warned about.
 func kafkaConsumerOpts(c flow.Config) ([]kgo.Opt, error) {
-	var opts []kgo.Opt
-	ms := func(k, v string) (time.Duration, error) {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return 0, keyErr(KafkaSrcConsumerPrefix+k, v, "not a number of milliseconds", "give a whole number")
-		}
-		return time.Duration(n) * time.Millisecond, nil
+	props := c.Prefixed(KafkaSrcConsumerPrefix)
+	fixed := []string{"group.id"}
+	if !strings.EqualFold(props["enable.auto.commit"], "true") {
+		fixed = append(fixed, "enable.auto.commit")
 	}
-	num := func(k, v string) (int32, error) {
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 0 {
-			return 0, keyErr(KafkaSrcConsumerPrefix+k, v, "not a whole number", "give a whole number of bytes")
-		}
-		return int32(n), nil
-	}
-	for k, v := range c.Prefixed(KafkaSrcConsumerPrefix) {
-		var err error
-		var d time.Duration
-		var n int32
-		switch k {
-		case "group.id":
-		case "auto.offset.reset":
-			switch strings.ToLower(v) {
-			case "earliest":
-				opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-			case "latest":
-				opts = append(opts, kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
-			case "none":
-				opts = append(opts, kgo.ConsumeResetOffset(kgo.NoResetOffset()))
-			default:
-				return nil, keyErr(KafkaSrcConsumerPrefix+k, v, "unknown reset policy", "use earliest, latest or none")
-			}
-		case "client.id":
-			opts = append(opts, kgo.ClientID(v))
-		case "group.instance.id":
-			opts = append(opts, kgo.InstanceID(v))
-		case "session.timeout.ms":
-			if d, err = ms(k, v); err == nil {
-				opts = append(opts, kgo.SessionTimeout(d))
-			}
-		case "heartbeat.interval.ms":
-			if d, err = ms(k, v); err == nil {
-				opts = append(opts, kgo.HeartbeatInterval(d))
-			}
-		case "max.poll.interval.ms":
-			if d, err = ms(k, v); err == nil {
-				opts = append(opts, kgo.RebalanceTimeout(d))
-			}
-		case "fetch.max.wait.ms":
-			if d, err = ms(k, v); err == nil {
-				opts = append(opts, kgo.FetchMaxWait(d))
-			}
-		case "fetch.min.bytes":
-			if n, err = num(k, v); err == nil {
-				opts = append(opts, kgo.FetchMinBytes(n))
-			}
-		case "fetch.max.bytes":
-			if n, err = num(k, v); err == nil {
-				opts = append(opts, kgo.FetchMaxBytes(n))
-			}
-		case "max.partition.fetch.bytes":
-			if n, err = num(k, v); err == nil {
-				opts = append(opts, kgo.FetchMaxPartitionBytes(n))
-			}
-		case "isolation.level":
-			switch v {
-			case "read_committed":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-			case "read_uncommitted":
-				opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
-			default:
-				return nil, keyErr(KafkaSrcConsumerPrefix+k, v, "unknown isolation level", "use read_committed or read_uncommitted")
-			}
-		case "enable.auto.commit":
-			if strings.EqualFold(v, "true") {
-				c.Log().Warn("kafka source ignores enable.auto.commit=true: offsets are committed after the channels commit")
-			}
-		default:
-			c.Log().Warn("kafka source ignores an unsupported consumer setting", "key", KafkaSrcConsumerPrefix+k)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return opts, nil
+	return kafkaopts.Map(props, kafkaopts.Options{Role: kafkaopts.Consumer, Prefix: KafkaSrcConsumerPrefix, Fixed: fixed, Log: c.Log()})
 }
 
 // Run implements flow.Source: it consumes until ctx is done, then leaves
