@@ -171,22 +171,51 @@ func (k *Kafka) Deliver(ctx context.Context, batch []flow.Event) error {
 		return err
 	}
 	start := time.Now()
-	res := cl.ProduceSync(ctx, recs...)
+	failed, first, cancelled := k.produceLocked(ctx, cl, recs)
 	k.cfg.Counters.Add("KafkaEventSendTimer", time.Since(start).Milliseconds())
 	clear(recs)
 	k.recordsCache = recs[:0]
-	if err := res.FirstErr(); err != nil {
+	if first != nil {
 		k.cfg.Counters.Add("ConnectionFailedCount", 1)
 		k.cfg.Counters.Add("RollbackCount", 1)
-		var failed int
-		for _, r := range res {
-			if r.Err != nil {
-				failed++
-			}
+		if cancelled {
+			return fmt.Errorf("producing %d records: stopped waiting for the broker: %w", len(recs), ctx.Err())
 		}
-		return fmt.Errorf("producing %d of %d records: %w", failed, len(res), err)
+		return fmt.Errorf("producing %d of %d records: %w", failed, len(recs), first)
 	}
 	return nil
+}
+
+// produceLocked produces recs and waits for every acknowledgement, or until
+// ctx ends. An idempotent producer cannot take back records it has
+// buffered (their sequence numbers are fixed), so then the client is
+// closed, which fails them at once, and the next Deliver starts a new one:
+// the runner rolls the batch back and redelivers it later (at-least-once),
+// instead of shutdown or a sink group waiting out delivery.timeout.ms.
+// Expects k.mu.
+func (k *Kafka) produceLocked(ctx context.Context, cl *kgo.Client, recs []*kgo.Record) (failed int, first error, cancelled bool) {
+	results := make(chan error, len(recs))
+	for _, r := range recs {
+		cl.Produce(ctx, r, func(_ *kgo.Record, err error) { results <- err })
+	}
+	for range recs {
+		var err error
+		select {
+		case err = <-results:
+		case <-ctx.Done():
+			cancelled = true
+			cl.Close() // fails every buffered record: each callback still runs
+			k.client = nil
+			err = <-results
+		}
+		if err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return failed, first, cancelled
 }
 
 // record maps an event onto a Kafka record.

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/runnel/runnel/internal/app"
 	"github.com/runnel/runnel/internal/flow"
 	"github.com/runnel/runnel/internal/testutil"
 )
@@ -213,4 +214,50 @@ func BenchmarkKafkaSink(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// A Deliver waiting on a broker that went away returns when its context is
+// cancelled (agent shutdown, a sink group giving up), even with the default
+// idempotent producer, whose buffered records cannot be withdrawn; the next
+// Deliver works again once the broker is back.
+func TestKafkaSinkDeliverCancelled(t *testing.T) {
+	dataDir := t.TempDir()
+	b := testutil.StartBroker(t, func(o *app.BrokerOptions) { o.DataDir = dataDir })
+	addr := b.Addr()
+	reg, _ := flow.Lookup(flow.KindSink, "org.apache.flume.sink.kafka.KafkaSink")
+	cfg, _, err := reg.Spec.Validate("k1", map[string]string{"kafka.bootstrap.servers": addr, "kafka.topic": "cancel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := reg.Build(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := v.(flow.Sink)
+	defer s.Close()
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("before")}); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Deliver(ctx, []flow.Event{hdrEvent("during")}) }()
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled Deliver: %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second): // delivery.timeout.ms is 2 minutes
+		t.Fatal("Deliver still waiting 30s after its context was cancelled")
+	}
+	testutil.StartBroker(t, func(o *app.BrokerOptions) { o.DataDir, o.Listen = dataDir, addr })
+	if err := s.Deliver(context.Background(), []flow.Event{hdrEvent("after")}); err != nil {
+		t.Fatalf("Deliver after the broker came back: %v", err)
+	}
+	recs := consumeAll(t, addr, 2, "cancel")
+	if string(recs[0].Value) != "before" || string(recs[1].Value) != "after" {
+		t.Fatalf("topic holds %q, %q", recs[0].Value, recs[1].Value)
+	}
 }
