@@ -198,6 +198,13 @@ func (s *CDC) Run(ctx context.Context, out flow.Emitter) error {
 		return fmt.Errorf("connecting to PostgreSQL %s:%d database %s: %w", s.cfg.String(CDCHost), s.cfg.Int(CDCPort), s.cfg.String(CDCDBName), err)
 	}
 	defer db.Close(context.WithoutCancel(ctx))
+	var level string
+	if err := db.QueryRow(ctx, "SHOW wal_level").Scan(&level); err != nil {
+		return fmt.Errorf("reading the server's wal_level: %w", err)
+	}
+	if err := checkWALLevel(level); err != nil {
+		return err
+	}
 	if err := s.ensurePublication(ctx, db); err != nil {
 		return err
 	}
@@ -259,6 +266,16 @@ func (s *CDC) Run(ctx context.Context, out flow.Emitter) error {
 	}
 	pk := func(relID uint32) (map[string]bool, error) { return primaryKey(ctx, db, relID) }
 	return s.stream(ctx, repl, start, pk, out)
+}
+
+// checkWALLevel says what to change when the server cannot decode its WAL
+// logically (PostgreSQL's own error only comes when the slot is created).
+func checkWALLevel(level string) error {
+	if level == "logical" {
+		return nil
+	}
+	return fmt.Errorf("PostgreSQL has wal_level=%s; change data capture needs wal_level=logical "+
+		"(ALTER SYSTEM SET wal_level = logical, or set it in postgresql.conf, then restart the server)", level)
 }
 
 // ensurePublication creates the publication unless it exists or the mode is

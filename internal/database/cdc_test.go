@@ -364,3 +364,18 @@ func FuzzParseMessage(f *testing.F) {
 		_, _ = d.handle(1, data)
 	})
 }
+
+func TestCheckWALLevel(t *testing.T) {
+	for _, tc := range []struct {
+		level string
+		ok    bool
+	}{{"logical", true}, {"replica", false}, {"minimal", false}} {
+		err := checkWALLevel(tc.level)
+		if (err == nil) != tc.ok {
+			t.Errorf("wal_level=%s: %v", tc.level, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "wal_level=logical") {
+			t.Errorf("wal_level=%s: message %q does not say what to set", tc.level, err)
+		}
+	}
+}
