@@ -88,6 +88,9 @@ type ConnectorConfig struct {
 	Producer map[string]string
 	Consumer map[string]string
 	Warnings []flow.Warning
+	// Tasks is how many tasks run: tasks.max for a sink (each a consumer
+	// in the connector's group), 1 for a source.
+	Tasks int
 }
 
 // LoadConnectorFile reads a connector config from a .properties file or a
@@ -163,7 +166,7 @@ func stringMap(data []byte) (map[string]string, error) {
 // ParseConnector validates a connector config against the worker config.
 // Errors are *flow.KeyError where a key is at fault.
 func ParseConnector(w *WorkerConfig, props map[string]string) (*ConnectorConfig, error) {
-	c := &ConnectorConfig{Props: props, Name: strings.TrimSpace(props[KeyName]), Producer: map[string]string{}, Consumer: map[string]string{}}
+	c := &ConnectorConfig{Props: props, Name: strings.TrimSpace(props[KeyName]), Producer: map[string]string{}, Consumer: map[string]string{}, Tasks: 1}
 	if c.Name == "" {
 		return nil, &flow.KeyError{Key: KeyName, Problem: "connector has no name", Fix: "set name"}
 	}
@@ -184,8 +187,10 @@ func ParseConnector(w *WorkerConfig, props map[string]string) (*ConnectorConfig,
 		if err != nil || n < 1 {
 			return nil, &flow.KeyError{Key: KeyTasksMax, Value: v, Problem: "not a positive number", Fix: "set tasks.max to 1 or more"}
 		}
-		if n > 1 {
-			c.Warnings = append(c.Warnings, flow.Warning{Key: KeyTasksMax, Message: "runnel runs one task per connector; tasks.max above 1 has no effect"})
+		c.Tasks = n
+		if n > 1 && c.Type == connectorTypeSource {
+			c.Tasks = 1
+			c.Warnings = append(c.Warnings, flow.Warning{Key: KeyTasksMax, Message: "source connectors run one task (a source cannot split its input); tasks.max above 1 has no effect"})
 		}
 	}
 	var err error

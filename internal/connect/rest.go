@@ -95,10 +95,11 @@ func (w *Worker) Handler() http.Handler {
 	h("GET /connectors/{name}/tasks", w.restTasks)
 	h("GET /connectors/{name}/tasks/{id}/status", w.restTaskStatus)
 	h("POST /connectors/{name}/tasks/{id}/restart", func(r *http.Request) (int, any, error) {
-		if _, err := w.taskStatus(r); err != nil {
+		t, err := w.taskStatus(r)
+		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusNoContent, nil, w.Restart(r.PathValue("name"), false)
+		return http.StatusNoContent, nil, w.RestartTask(r.PathValue("name"), t.ID)
 	})
 	h("PUT /connectors/{name}/pause", func(r *http.Request) (int, any, error) {
 		return http.StatusAccepted, nil, w.SetTarget(r.PathValue("name"), StatePaused)
@@ -172,7 +173,11 @@ func (w *Worker) restRoot(r *http.Request) (int, any, error) {
 }
 
 func (w *Worker) info(cc *ConnectorConfig) ConnectorInfo {
-	return ConnectorInfo{Name: cc.Name, Config: cc.Props, Tasks: []TaskID{{Connector: cc.Name, Task: 0}}, Type: cc.Type}
+	ids := make([]TaskID, cc.Tasks)
+	for id := range ids {
+		ids[id] = TaskID{Connector: cc.Name, Task: id}
+	}
+	return ConnectorInfo{Name: cc.Name, Config: cc.Props, Tasks: ids, Type: cc.Type}
 }
 
 func (w *Worker) restList(r *http.Request) (int, any, error) {
@@ -292,7 +297,11 @@ func (w *Worker) restTasks(r *http.Request) (int, any, error) {
 		ID     TaskID            `json:"id"`
 		Config map[string]string `json:"config"`
 	}
-	return http.StatusOK, []task{{ID: TaskID{Connector: cc.Name, Task: 0}, Config: cc.Props}}, nil
+	tasks := make([]task, cc.Tasks)
+	for id := range tasks {
+		tasks[id] = task{ID: TaskID{Connector: cc.Name, Task: id}, Config: cc.Props}
+	}
+	return http.StatusOK, tasks, nil
 }
 
 func (w *Worker) taskStatus(r *http.Request) (*TaskStatus, error) {
@@ -301,10 +310,14 @@ func (w *Worker) taskStatus(r *http.Request) (*TaskStatus, error) {
 		return nil, err
 	}
 	id, err := strconv.Atoi(r.PathValue("id"))
-	if err != nil || id != 0 || len(s.Tasks) == 0 {
-		return nil, fmt.Errorf("task %s of connector %s not found: %w", r.PathValue("id"), s.Name, ErrNotFound)
+	if err == nil {
+		for i := range s.Tasks {
+			if s.Tasks[i].ID == id {
+				return &s.Tasks[i], nil
+			}
+		}
 	}
-	return &s.Tasks[0], nil
+	return nil, fmt.Errorf("task %s of connector %s not found: %w", r.PathValue("id"), s.Name, ErrNotFound)
 }
 
 func (w *Worker) restTaskStatus(r *http.Request) (int, any, error) {

@@ -30,8 +30,8 @@ func SinkGroup(name string) string { return "connect-" + name }
 // runSink runs a sink task once: a consumer group on the connector's
 // topics, auto-commit off; each polled batch is converted, transformed and
 // delivered, then its offsets are committed.
-func (w *Worker) runSink(ctx context.Context, cc *ConnectorConfig) error {
-	log := w.log.With("connector", cc.Name, "task", 0)
+func (w *Worker) runSink(ctx context.Context, cc *ConnectorConfig, id int) error {
+	log := w.log.With("connector", cc.Name, "task", id)
 	v, err := w.buildComponent(cc, log)
 	if err != nil {
 		return err
@@ -47,6 +47,7 @@ func (w *Worker) runSink(ctx context.Context, cc *ConnectorConfig) error {
 		return err
 	}
 	base := []kgo.Opt{kgo.SeedBrokers(w.cfg.Brokers...), kgo.ConsumerGroup(SinkGroup(cc.Name)), kgo.DisableAutoCommit(),
+		kgo.ClientID(fmt.Sprintf("connector-consumer-%s-%d", cc.Name, id)),
 		kgo.BlockRebalanceOnPoll(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}
 	if cc.TopicsRegex != "" {
 		base = append(base, kgo.ConsumeRegex(), kgo.ConsumeTopics(cc.TopicsRegex))

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -74,12 +75,13 @@ type Worker struct {
 // Worker.mu.
 type connector struct {
 	cfg    *ConnectorConfig
-	target string // RUNNING, PAUSED or STOPPED
-	task   *taskRunner
+	target string        // RUNNING, PAUSED or STOPPED
+	tasks  []*taskRunner // by task id; empty when stopped
 }
 
-// taskRunner is a connector's one task and its supervisor goroutine.
+// taskRunner is one task of a connector and its supervisor goroutine.
 type taskRunner struct {
+	id     int
 	cancel context.CancelFunc
 	done   chan struct{}
 
@@ -160,8 +162,10 @@ func (w *Worker) Close() error {
 	w.mu.Lock()
 	var runners []*taskRunner
 	for _, c := range w.conns {
-		if c.task != nil {
-			runners = append(runners, c.task)
+		for _, t := range c.tasks {
+			if t.cancel != nil {
+				runners = append(runners, t)
+			}
 		}
 	}
 	w.mu.Unlock()
@@ -335,8 +339,8 @@ func (w *Worker) setTargetLocal(name, target string) error {
 	return nil
 }
 
-// Restart restarts the connector's task (onlyFailed: only if it failed). A
-// paused or stopped connector is left as it is.
+// Restart restarts the connector's tasks (onlyFailed: only those that
+// failed). A paused or stopped connector is left as it is.
 func (w *Worker) Restart(name string, onlyFailed bool) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
@@ -345,68 +349,133 @@ func (w *Worker) Restart(name string, onlyFailed bool) error {
 		return err
 	}
 	w.mu.Lock()
-	target, t := c.target, c.task
+	target, tasks := c.target, slices.Clone(c.tasks)
 	w.mu.Unlock()
 	if target != StateRunning {
 		return nil
 	}
-	if onlyFailed && t != nil {
-		if st, _ := t.get(); st != StateFailed && st != StateRestarting {
-			return nil
+	for _, t := range tasks {
+		if onlyFailed {
+			if st, _ := t.get(); st != StateFailed && st != StateRestarting {
+				continue
+			}
 		}
+		w.restartOne(c, t.id)
 	}
-	w.stopTask(c)
-	w.startTask(c)
 	return nil
 }
 
-// stopTask cancels the connector's task and waits for it; opMu held.
+// RestartTask restarts one task of a running connector.
+func (w *Worker) RestartTask(name string, id int) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	target, n := c.target, len(c.tasks)
+	w.mu.Unlock()
+	if id < 0 || id >= n {
+		return fmt.Errorf("task %d of connector %s not found: %w", id, name, ErrNotFound)
+	}
+	if target == StateRunning {
+		w.restartOne(c, id)
+	}
+	return nil
+}
+
+// restartOne stops task id and starts it again; opMu held.
+func (w *Worker) restartOne(c *connector, id int) {
+	w.mu.Lock()
+	t := c.tasks[id]
+	w.mu.Unlock()
+	w.waitTasks([]*taskRunner{t})
+	w.mu.Lock()
+	cc := c.cfg
+	w.mu.Unlock()
+	nt := w.runTask(cc, id)
+	w.mu.Lock()
+	c.tasks[id] = nt
+	w.mu.Unlock()
+}
+
+// stopTask cancels the connector's tasks and waits for them; opMu held.
 func (w *Worker) stopTask(c *connector) {
 	w.mu.Lock()
-	t := c.task
-	c.task = nil
+	tasks := c.tasks
+	c.tasks = nil
 	w.mu.Unlock()
-	if t == nil || t.cancel == nil {
+	w.waitTasks(tasks)
+}
+
+// waitTasks cancels running tasks and waits until they ended, then flushes
+// source offsets.
+func (w *Worker) waitTasks(tasks []*taskRunner) {
+	var running []*taskRunner
+	for _, t := range tasks {
+		if t.cancel != nil {
+			t.cancel()
+			running = append(running, t)
+		}
+	}
+	if len(running) == 0 {
 		return
 	}
-	t.cancel()
-	<-t.done
+	for _, t := range running {
+		<-t.done
+	}
 	if err := w.offsets.Flush(); err != nil {
 		w.log.Error("flushing source offsets", "err", err)
 	}
 }
 
-// idleTask records a not-running task in state (PAUSED, STOPPED); opMu held.
+// idleTask records not-running tasks in state (PAUSED, STOPPED); opMu held.
 func (w *Worker) idleTask(c *connector, state string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	c.tasks = nil
 	if state == StateStopped {
-		c.task = nil
 		return
 	}
-	c.task = &taskRunner{state: state}
+	for id := range c.cfg.Tasks {
+		c.tasks = append(c.tasks, &taskRunner{id: id, state: state})
+	}
 }
 
-// startTask starts the connector's task supervisor; opMu held.
+// startTask starts a supervisor for each of the connector's tasks; opMu
+// held.
 func (w *Worker) startTask(c *connector) {
-	ctx, cancel := context.WithCancel(w.ctx)
-	t := &taskRunner{cancel: cancel, done: make(chan struct{}), state: StateRunning}
 	w.mu.Lock()
-	c.task = t
 	cc := c.cfg
 	w.mu.Unlock()
+	tasks := make([]*taskRunner, cc.Tasks)
+	for id := range tasks {
+		tasks[id] = w.runTask(cc, id)
+	}
+	w.mu.Lock()
+	c.tasks = tasks
+	w.mu.Unlock()
+}
+
+// runTask starts task id's supervisor goroutine (owned by the worker: it
+// ends when the task is cancelled).
+func (w *Worker) runTask(cc *ConnectorConfig, id int) *taskRunner {
+	ctx, cancel := context.WithCancel(w.ctx)
+	t := &taskRunner{id: id, cancel: cancel, done: make(chan struct{}), state: StateRunning}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer close(t.done)
 		w.supervise(ctx, cc, t)
 	}()
+	return t
 }
 
 // supervise runs a task until ctx is done, starting it again with backoff
 // after each failure (Kafka Connect leaves a failed task dead).
 func (w *Worker) supervise(ctx context.Context, cc *ConnectorConfig, t *taskRunner) {
-	log := w.log.With("connector", cc.Name, "task", 0)
+	log := w.log.With("connector", cc.Name, "task", t.id)
 	backoff := w.cfg.RestartBackoff
 	for {
 		t.set(StateRunning, "")
@@ -415,7 +484,7 @@ func (w *Worker) supervise(ctx context.Context, cc *ConnectorConfig, t *taskRunn
 		if cc.Type == connectorTypeSource {
 			err = w.runSource(ctx, cc)
 		} else {
-			err = w.runSink(ctx, cc)
+			err = w.runSink(ctx, cc, t.id)
 		}
 		if ctx.Err() != nil {
 			return
@@ -490,9 +559,9 @@ func (w *Worker) Status(name string) (*Status, error) {
 		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
 	}
 	s := &Status{Name: name, Connector: ConnectorState{State: c.target, WorkerID: w.id}, Tasks: []TaskStatus{}, Type: c.cfg.Type}
-	if c.task != nil {
-		st, trace := c.task.get()
-		s.Tasks = append(s.Tasks, TaskStatus{ID: 0, State: st, WorkerID: w.id, Trace: trace})
+	for _, t := range c.tasks {
+		st, trace := t.get()
+		s.Tasks = append(s.Tasks, TaskStatus{ID: t.id, State: st, WorkerID: w.id, Trace: trace})
 	}
 	return s, nil
 }
