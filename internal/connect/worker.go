@@ -342,6 +342,30 @@ func (w *Worker) setTargetLocal(name, target string) error {
 // Restart restarts the connector's tasks (onlyFailed: only those that
 // failed). A paused or stopped connector is left as it is.
 func (w *Worker) Restart(name string, onlyFailed bool) error {
+	return w.restartTasks(name, func(t *taskRunner) bool {
+		st, _ := t.get()
+		return !onlyFailed || st == StateFailed || st == StateRestarting
+	})
+}
+
+// RestartTask restarts one task of a running connector.
+func (w *Worker) RestartTask(name string, id int) error {
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	n := len(c.tasks)
+	w.mu.Unlock()
+	if id < 0 || id >= n {
+		return fmt.Errorf("task %d of connector %s not found: %w", id, name, ErrNotFound)
+	}
+	return w.restartTasks(name, func(t *taskRunner) bool { return t.id == id })
+}
+
+// restartTasks restarts the tasks of a running connector that pick
+// chooses.
+func (w *Worker) restartTasks(name string, pick func(*taskRunner) bool) error {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	c, err := w.lookup(name)
@@ -355,32 +379,9 @@ func (w *Worker) Restart(name string, onlyFailed bool) error {
 		return nil
 	}
 	for _, t := range tasks {
-		if onlyFailed {
-			if st, _ := t.get(); st != StateFailed && st != StateRestarting {
-				continue
-			}
+		if pick(t) {
+			w.restartOne(c, t.id)
 		}
-		w.restartOne(c, t.id)
-	}
-	return nil
-}
-
-// RestartTask restarts one task of a running connector.
-func (w *Worker) RestartTask(name string, id int) error {
-	w.opMu.Lock()
-	defer w.opMu.Unlock()
-	c, err := w.lookup(name)
-	if err != nil {
-		return err
-	}
-	w.mu.Lock()
-	target, n := c.target, len(c.tasks)
-	w.mu.Unlock()
-	if id < 0 || id >= n {
-		return fmt.Errorf("task %d of connector %s not found: %w", id, name, ErrNotFound)
-	}
-	if target == StateRunning {
-		w.restartOne(c, id)
 	}
 	return nil
 }
