@@ -317,8 +317,14 @@ func (d *distributed) remoteStatus(name string) (*Status, error) {
 	if target == "" {
 		target = StateRunning
 	}
-	s := &Status{Name: name, Connector: ConnectorState{State: target, WorkerID: strings.TrimPrefix(owner, "http://")}, Type: typ,
-		Tasks: []TaskStatus{{ID: 0, State: StateUnassigned, WorkerID: strings.TrimPrefix(owner, "http://")}}}
+	tasks := 1
+	if cc, err := ParseConnector(d.w.cfg, props); err == nil {
+		tasks = cc.Tasks
+	}
+	s := &Status{Name: name, Connector: ConnectorState{State: target, WorkerID: strings.TrimPrefix(owner, "http://")}, Type: typ}
+	for id := range tasks {
+		s.Tasks = append(s.Tasks, TaskStatus{ID: id, State: StateUnassigned, WorkerID: strings.TrimPrefix(owner, "http://")})
+	}
 	if owner == "" {
 		s.Connector.State = StateUnassigned
 	}
