@@ -33,7 +33,10 @@ import (
 // live in config.storage.topic in Kafka Connect's record layout
 // (connector-<name> → {"properties":{...}}, target-state-<name> →
 // {"state":"STARTED|PAUSED|STOPPED"}); every worker reads it and any worker
-// writes it. Source offsets live in offset.storage.topic. The assignment
+// writes it. Source offsets live in offset.storage.topic. Connector and
+// task states go to status.storage.topic as Kafka Connect writes them
+// (status-connector-<name>, status-task-<name>-<id> → {"state", "trace",
+// "worker_id", "generation"}; tombstones when deleted). The assignment
 // each member gets names every connector's owner, and REST calls about a
 // connector running elsewhere are proxied to its owner.
 const (
@@ -55,6 +58,7 @@ type distributed struct {
 	owners   map[string]string // connector → owner's REST URL
 	mine     []string
 	readUpTo int64 // next config topic offset to read
+	gen      int32 // the group generation of the current assignment
 }
 
 // memberMeta is a member's JoinGroup metadata; assignment its SyncGroup
@@ -99,6 +103,7 @@ func RunDistributed(ctx context.Context, workerFile string, log *slog.Logger, re
 	d := &distributed{w: w, cl: cl, log: log, url: "http://" + ln.Addr().String(), changed: make(chan struct{}, 1),
 		configs: map[string]map[string]string{}, targets: map[string]string{}, owners: map[string]string{}}
 	w.dist = d
+	w.status = d.writeStatus
 	defer func() {
 		if cerr := w.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
@@ -331,6 +336,56 @@ func (d *distributed) remoteStatus(name string) (*Status, error) {
 	return s, nil
 }
 
+// stopLocal stops a connector running here. then is what the status topic
+// says afterwards: "" nothing (another worker takes it over and reports),
+// UNASSIGNED (this worker is leaving), "deleted" (tombstones).
+func (d *distributed) stopLocal(name, then string) {
+	cc, _, err := d.w.localSnapshot(name)
+	if err != nil {
+		return
+	}
+	if err := d.w.deleteLocal(name); err != nil {
+		d.log.Error("stopping a connector", "connector", name, "err", err)
+	}
+	keys := []string{connectorStatusKey(name)}
+	for id := range cc.Tasks {
+		keys = append(keys, taskStatusKey(name, id))
+	}
+	for _, k := range keys {
+		switch then {
+		case StateUnassigned:
+			d.writeStatus(k, StateUnassigned, "")
+		case "deleted":
+			d.produceStatus(&kgo.Record{Key: []byte(k)})
+		}
+	}
+}
+
+// writeStatus publishes a connector's or task's state to the status topic
+// in Kafka Connect's layout: {"state", "trace", "worker_id", "generation"}.
+func (d *distributed) writeStatus(key, state, trace string) {
+	d.mu.Lock()
+	gen := d.gen
+	d.mu.Unlock()
+	v := map[string]any{"state": state, "trace": nil, "worker_id": d.w.ID(), "generation": gen}
+	if trace != "" {
+		v["trace"] = trace
+	}
+	b, _ := json.Marshal(v)
+	d.produceStatus(&kgo.Record{Key: []byte(key), Value: b})
+}
+
+// produceStatus writes r to the status topic without waiting; statuses are
+// reports, a lost one is logged.
+func (d *distributed) produceStatus(r *kgo.Record) {
+	r.Topic = d.w.cfg.StatusTopic
+	d.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		if err != nil {
+			d.log.Warn("writing to the status topic", "topic", r.Topic, "key", string(r.Key), "err", err)
+		}
+	})
+}
+
 // ownerOf returns the REST URL of the worker running name when that is
 // another worker.
 func (d *distributed) ownerOf(name string) (string, bool) {
@@ -371,10 +426,11 @@ func (d *distributed) member(ctx context.Context) {
 		// Stop the tasks (flushing their source offsets) before leaving,
 		// so the worker taking them over resumes from the latest offsets.
 		for _, name := range d.w.localNames() {
-			if err := d.w.deleteLocal(name); err != nil {
-				d.log.Error("stopping a connector", "connector", name, "err", err)
-			}
+			d.stopLocal(name, StateUnassigned)
 		}
+		fctx, fcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		d.cl.Flush(fctx) // the UNASSIGNED statuses, before the client closes
+		fcancel()
 		if memberID == "" {
 			return
 		}
@@ -397,6 +453,9 @@ func (d *distributed) member(ctx context.Context) {
 			}
 			continue
 		}
+		d.mu.Lock()
+		d.gen = gen
+		d.mu.Unlock()
 		d.reconcile()
 		// Heartbeat until a rebalance, or a new or deleted connector asks
 		// for one; other config changes are applied in place.
@@ -577,8 +636,13 @@ func (d *distributed) reconcile() {
 	w := d.w
 	for _, name := range w.localNames() {
 		if _, ok := want[name]; !ok {
-			if err := w.deleteLocal(name); err != nil {
-				d.log.Error("stopping a connector no longer assigned here", "connector", name, "err", err)
+			d.mu.Lock()
+			_, configured := d.configs[name]
+			d.mu.Unlock()
+			if configured {
+				d.stopLocal(name, "") // its new owner reports it
+			} else {
+				d.stopLocal(name, "deleted")
 			}
 		}
 	}

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/runnel/runnel/internal/testutil"
 )
 
@@ -133,4 +136,87 @@ func TestDistributed(t *testing.T) {
 	waitFor(t, "the sink PAUSED", 10*time.Second, func() bool { return stay.taskState(t, "sink").State == StatePaused })
 	stay.mustCall(t, http.MethodDelete, "/connectors/sink", nil, http.StatusNoContent)
 	stay.mustCall(t, http.MethodGet, "/connectors/sink", nil, http.StatusNotFound)
+}
+
+// The status topic holds each connector's and task's latest state as Kafka
+// Connect writes it, UNASSIGNED once the worker running them stops, and
+// tombstones once a connector is deleted.
+func TestDistributedStatusTopic(t *testing.T) {
+	brokers := testutil.RunBroker(t)
+	dir := t.TempDir()
+	a := startDistributed(t, brokers, dir, "a")
+	out := filepath.Join(dir, "out.txt")
+	a.create(t, "s", map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "st", "tasks.max": "2"})
+	a.create(t, "gone", map[string]string{"connector.class": "FileStreamSink", "file": out + "2", "topics": "st"})
+	type status struct {
+		State      string  `json:"state"`
+		Trace      *string `json:"trace"`
+		WorkerID   string  `json:"worker_id"`
+		Generation int32   `json:"generation"`
+	}
+	latest := func() map[string]*status {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("stat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), "stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := ends["stat"][0].Offset
+		m := map[string]*status{}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for read := int64(0); read < end && ctx.Err() == nil; {
+			for _, r := range cl.PollFetches(ctx).Records() {
+				read = r.Offset + 1
+				if r.Value == nil {
+					m[string(r.Key)] = nil
+					continue
+				}
+				var s status
+				if err := json.Unmarshal(r.Value, &s); err != nil {
+					t.Fatalf("status record %s = %s: %v", r.Key, r.Value, err)
+				}
+				m[string(r.Key)] = &s
+			}
+		}
+		return m
+	}
+	keys := []string{"status-connector-s", "status-task-s-0", "status-task-s-1", "status-connector-gone", "status-task-gone-0"}
+	state := func(m map[string]*status, k string) string {
+		if s, ok := m[k]; !ok {
+			return "missing"
+		} else if s == nil {
+			return "tombstone"
+		} else {
+			return s.State
+		}
+	}
+	waitFor(t, "RUNNING in the status topic", 30*time.Second, func() bool {
+		m := latest()
+		for _, k := range keys {
+			if state(m, k) != StateRunning {
+				return false
+			}
+		}
+		return true
+	})
+	m := latest()
+	if s := m["status-task-s-1"]; s.WorkerID != strings.TrimPrefix(a.url, "http://") || s.Generation < 1 || s.Trace != nil {
+		t.Errorf("task status %+v (worker %s)", *s, a.url)
+	}
+	a.mustCall(t, http.MethodDelete, "/connectors/gone", nil, http.StatusNoContent)
+	waitFor(t, "tombstones for the deleted connector", 30*time.Second, func() bool {
+		m := latest()
+		return state(m, "status-connector-gone") == "tombstone" && state(m, "status-task-gone-0") == "tombstone"
+	})
+	a.stop()
+	m = latest()
+	for _, k := range keys[:3] {
+		if got := state(m, k); got != StateUnassigned {
+			t.Errorf("%s after the worker stopped: %s, want UNASSIGNED", k, got)
+		}
+	}
 }

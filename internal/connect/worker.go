@@ -61,6 +61,9 @@ type Worker struct {
 	// dist is set in distributed mode: REST changes go through the config
 	// topic and the group decides which connectors run here.
 	dist *distributed
+	// status, when set (distributed mode), publishes connector and task
+	// states under the status topic's keys.
+	status func(key, state, trace string)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -84,6 +87,7 @@ type taskRunner struct {
 	id     int
 	cancel context.CancelFunc
 	done   chan struct{}
+	report func(state, trace string) // publishes a state change; may be nil
 
 	mu    sync.Mutex // guards state and trace
 	state string
@@ -94,6 +98,9 @@ func (t *taskRunner) set(state, trace string) {
 	t.mu.Lock()
 	t.state, t.trace = state, trace
 	t.mu.Unlock()
+	if t.report != nil {
+		t.report(state, trace)
+	}
 }
 
 func (t *taskRunner) get() (string, string) {
@@ -436,13 +443,26 @@ func (w *Worker) idleTask(c *connector, state string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c.tasks = nil
+	w.publish(connectorStatusKey(c.cfg.Name), state, "")
 	if state == StateStopped {
 		return
 	}
 	for id := range c.cfg.Tasks {
 		c.tasks = append(c.tasks, &taskRunner{id: id, state: state})
+		w.publish(taskStatusKey(c.cfg.Name, id), state, "")
 	}
 }
+
+// publish reports a state when a status topic is kept.
+func (w *Worker) publish(key, state, trace string) {
+	if w.status != nil {
+		w.status(key, state, trace)
+	}
+}
+
+// Keys of the status topic, as Kafka Connect writes them.
+func connectorStatusKey(name string) string    { return "status-connector-" + name }
+func taskStatusKey(name string, id int) string { return fmt.Sprintf("status-task-%s-%d", name, id) }
 
 // startTask starts a supervisor for each of the connector's tasks; opMu
 // held.
@@ -450,6 +470,7 @@ func (w *Worker) startTask(c *connector) {
 	w.mu.Lock()
 	cc := c.cfg
 	w.mu.Unlock()
+	w.publish(connectorStatusKey(cc.Name), StateRunning, "")
 	tasks := make([]*taskRunner, cc.Tasks)
 	for id := range tasks {
 		tasks[id] = w.runTask(cc, id)
@@ -464,6 +485,10 @@ func (w *Worker) startTask(c *connector) {
 func (w *Worker) runTask(cc *ConnectorConfig, id int) *taskRunner {
 	ctx, cancel := context.WithCancel(w.ctx)
 	t := &taskRunner{id: id, cancel: cancel, done: make(chan struct{}), state: StateRunning}
+	if w.status != nil {
+		key := taskStatusKey(cc.Name, id)
+		t.report = func(state, trace string) { w.status(key, state, trace) }
+	}
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
