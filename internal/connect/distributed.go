@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,22 +56,36 @@ type distributed struct {
 	mu       sync.Mutex // guards every field below
 	configs  map[string]map[string]string
 	targets  map[string]string
-	owners   map[string]string // connector → owner's REST URL
-	mine     []string
+	owners   map[string]string // task ("name/id") → owner's REST URL
+	mine     []string          // the tasks ("name/id") assigned here
 	readUpTo int64 // next config topic offset to read
 	gen      int32 // the group generation of the current assignment
 }
 
 // memberMeta is a member's JoinGroup metadata; assignment its SyncGroup
 // assignment.
+// The unit of assignment is a connector's task, named "name/id".
 type memberMeta struct {
-	URL        string   `json:"url"`
-	Connectors []string `json:"connectors"`
+	URL   string   `json:"url"`
+	Tasks []string `json:"tasks"`
 }
 
 type assignment struct {
-	Connectors []string          `json:"connectors"`
-	Owners     map[string]string `json:"owners"`
+	Tasks  []string          `json:"tasks"`
+	Owners map[string]string `json:"owners"`
+}
+
+// taskUnit names task id of connector name in assignments.
+func taskUnit(name string, id int) string { return name + "/" + strconv.Itoa(id) }
+
+// splitUnit is taskUnit's inverse.
+func splitUnit(u string) (name string, id int, ok bool) {
+	i := strings.LastIndexByte(u, '/')
+	if i < 0 {
+		return "", 0, false
+	}
+	id, err := strconv.Atoi(u[i+1:])
+	return u[:i], id, err == nil
 }
 
 // RunDistributed runs a distributed worker until ctx is done.
@@ -303,14 +318,14 @@ func (d *distributed) snapshot(name string) (*ConnectorConfig, string, error) {
 	return cc, target, nil
 }
 
-// remoteStatus is the status of a connector this worker does not run; the
-// REST layer proxies to the owner when there is one, so this answers for
-// connectors not assigned yet. w.mu is held by the caller.
-func (d *distributed) remoteStatus(name string) (*Status, error) {
+// status is a connector's status: its tasks running here as they are,
+// those running on other workers asked of them when fetch is set (else,
+// like tasks not assigned yet, UNASSIGNED).
+func (d *distributed) status(name string, fetch bool) (*Status, error) {
 	d.mu.Lock()
 	props, ok := d.configs[name]
-	owner := d.owners[name]
 	target := d.targets[name]
+	owners := maps.Clone(d.owners)
 	d.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
@@ -326,30 +341,113 @@ func (d *distributed) remoteStatus(name string) (*Status, error) {
 	if cc, err := ParseConnector(d.w.cfg, props); err == nil {
 		tasks = cc.Tasks
 	}
-	s := &Status{Name: name, Connector: ConnectorState{State: target, WorkerID: strings.TrimPrefix(owner, "http://")}, Type: typ}
-	for id := range tasks {
-		s.Tasks = append(s.Tasks, TaskStatus{ID: id, State: StateUnassigned, WorkerID: strings.TrimPrefix(owner, "http://")})
-	}
-	if owner == "" {
+	worker := func(url string) string { return strings.TrimPrefix(url, "http://") }
+	owner0 := owners[taskUnit(name, 0)]
+	s := &Status{Name: name, Connector: ConnectorState{State: target, WorkerID: worker(owner0)}, Tasks: []TaskStatus{}, Type: typ}
+	if owner0 == "" {
 		s.Connector.State = StateUnassigned
 	}
+	local, _ := d.w.localStatus(name)
+	for id := range tasks {
+		owner := owners[taskUnit(name, id)]
+		ts := TaskStatus{ID: id, State: StateUnassigned, WorkerID: worker(owner)}
+		if local != nil {
+			if i := slices.IndexFunc(local.Tasks, func(t TaskStatus) bool { return t.ID == id }); i >= 0 {
+				ts = local.Tasks[i]
+			}
+		}
+		if ts.State == StateUnassigned && fetch && owner != "" && owner != d.url {
+			if got, err := d.remoteTaskStatus(owner, name, id); err == nil {
+				ts = *got
+			} else {
+				d.log.Warn("asking a worker for a task's status", "worker", owner, "connector", name, "task", id, "err", err)
+			}
+		}
+		s.Tasks = append(s.Tasks, ts)
+	}
 	return s, nil
+}
+
+// remoteTaskStatus asks the worker at owner for a task's status.
+func (d *distributed) remoteTaskStatus(owner, name string, id int) (*TaskStatus, error) {
+	var ts TaskStatus
+	err := d.forward(http.MethodGet, owner, fmt.Sprintf("/connectors/%s/tasks/%d/status", url.PathEscape(name), id), &ts)
+	return &ts, err
+}
+
+// restart restarts the connector's tasks here and asks every other worker
+// running some of them to restart theirs.
+func (d *distributed) restart(name string, onlyFailed bool) error {
+	if _, _, err := d.snapshot(name); err != nil {
+		return err
+	}
+	if err := d.w.restartLocal(name, onlyFailed); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	d.mu.Lock()
+	others := map[string]bool{}
+	for u, owner := range d.owners {
+		if n, _, ok := splitUnit(u); ok && n == name && owner != d.url {
+			others[owner] = true
+		}
+	}
+	d.mu.Unlock()
+	var errs []error
+	for owner := range others {
+		path := fmt.Sprintf("/connectors/%s/restart?includeTasks=true&onlyFailed=%t", url.PathEscape(name), onlyFailed)
+		if err := d.forward(http.MethodPost, owner, path, nil); err != nil {
+			errs = append(errs, fmt.Errorf("asking %s to restart its tasks of %s: %w", owner, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// forwardClient is the HTTP client of calls between workers.
+var forwardClient = &http.Client{Timeout: 5 * time.Second}
+
+// forward makes a REST call on the worker at owner, marked as forwarded
+// (so that worker answers for itself), decoding a JSON answer into out
+// when out is not nil.
+func (d *distributed) forward(method, owner, path string, out any) error {
+	req, err := http.NewRequest(method, owner+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("X-Runnel-Forwarded", d.url)
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: HTTP %s", method, path, resp.Status)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("decoding the answer to %s %s: %w", method, path, err)
+	}
+	return nil
 }
 
 // stopLocal stops a connector running here. then is what the status topic
 // says afterwards: "" nothing (another worker takes it over and reports),
 // UNASSIGNED (this worker is leaving), "deleted" (tombstones).
 func (d *distributed) stopLocal(name, then string) {
-	cc, _, err := d.w.localSnapshot(name)
+	s, err := d.w.localStatus(name)
 	if err != nil {
 		return
 	}
 	if err := d.w.deleteLocal(name); err != nil {
 		d.log.Error("stopping a connector", "connector", name, "err", err)
 	}
-	keys := []string{connectorStatusKey(name)}
-	for id := range cc.Tasks {
-		keys = append(keys, taskStatusKey(name, id))
+	var keys []string
+	if then == "deleted" || len(s.Tasks) == 0 || s.Tasks[0].ID == 0 {
+		keys = append(keys, connectorStatusKey(name))
+	}
+	for _, t := range s.Tasks {
+		keys = append(keys, taskStatusKey(name, t.ID))
 	}
 	for _, k := range keys {
 		switch then {
@@ -386,24 +484,32 @@ func (d *distributed) produceStatus(r *kgo.Record) {
 	})
 }
 
-// ownerOf returns the REST URL of the worker running name when that is
-// another worker.
-func (d *distributed) ownerOf(name string) (string, bool) {
+// ownerOf returns the REST URL of the worker running task id of name when
+// that is another worker.
+func (d *distributed) ownerOf(name string, id int) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	o := d.owners[name]
+	o := d.owners[taskUnit(name, id)]
 	return o, o != "" && o != d.url
 }
 
-// proxy wraps the REST handler: calls about a connector's runtime (status,
-// restart, tasks, offsets, topics) go to the worker running it.
+// proxy wraps the REST handler: calls about one task (tasks/{id}/...) go
+// to the worker running it, about a connector's offsets and topics to the
+// worker running its task 0. Status and restart are answered by any
+// worker, asking the others (restRestart, distributed.status).
 func (d *distributed) proxy(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.Path, "/connectors/")
 		if ok && r.Header.Get("X-Runnel-Forwarded") == "" {
 			name, sub, _ := strings.Cut(rest, "/")
-			runtime := sub == "status" || sub == "restart" || strings.HasPrefix(sub, "tasks/") || sub == "offsets" || sub == "topics"
-			if owner, remote := d.ownerOf(name); runtime && remote {
+			id, runtime := 0, sub == "offsets" || sub == "topics"
+			if t, ok := strings.CutPrefix(sub, "tasks/"); ok {
+				n, _, _ := strings.Cut(t, "/")
+				var err error
+				id, err = strconv.Atoi(n)
+				runtime = err == nil
+			}
+			if owner, remote := d.ownerOf(name, id); runtime && remote {
 				u, err := url.Parse(owner)
 				if err == nil {
 					p := httputil.NewSingleHostReverseProxy(u)
@@ -443,7 +549,7 @@ func (d *distributed) member(ctx context.Context) {
 		defer cancel()
 		req.RequestWith(lctx, d.cl)
 	}()
-	known := d.names()
+	known := d.units()
 	for ctx.Err() == nil {
 		gen, err := d.joinAndSync(ctx, &memberID)
 		if err != nil {
@@ -468,7 +574,7 @@ func (d *distributed) member(ctx context.Context) {
 				return
 			case <-d.changed:
 				d.reconcile()
-				if now := d.names(); !slices.Equal(now, known) {
+				if now := d.units(); !slices.Equal(now, known) {
 					known = now
 					break beat
 				}
@@ -496,7 +602,7 @@ func (d *distributed) member(ctx context.Context) {
 func (d *distributed) joinAndSync(ctx context.Context, memberID *string) (int32, error) {
 	group := d.w.cfg.GroupID
 	d.mu.Lock()
-	meta, _ := json.Marshal(memberMeta{URL: d.url, Connectors: d.mine})
+	meta, _ := json.Marshal(memberMeta{URL: d.url, Tasks: d.mine})
 	d.mu.Unlock()
 	var jr *kmsg.JoinGroupResponse
 	for {
@@ -550,21 +656,40 @@ func (d *distributed) joinAndSync(ctx context.Context, memberID *string) (int32,
 		}
 	}
 	d.mu.Lock()
-	d.mine, d.owners = a.Connectors, a.Owners
+	d.mine, d.owners = a.Tasks, a.Owners
 	if d.owners == nil {
 		d.owners = map[string]string{}
 	}
 	d.mu.Unlock()
-	d.log.Info("connect group assignment", "generation", jr.Generation, "members", len(jr.Members), "connectors", a.Connectors)
+	d.log.Info("connect group assignment", "generation", jr.Generation, "members", len(jr.Members), "tasks", a.Tasks)
 	return jr.Generation, nil
 }
 
-// assign is the leader's sticky assignment: every connector in the config
-// topic goes to its current owner while that owner is a member with fewer
-// than its share (ceil(connectors/members)); the rest go to the least
-// loaded members.
+// units lists every task of every connector in the config topic
+// ("name/id"), in order.
+func (d *distributed) units() []string {
+	d.mu.Lock()
+	configs := maps.Clone(d.configs)
+	d.mu.Unlock()
+	var us []string
+	for _, name := range slices.Sorted(maps.Keys(configs)) {
+		n := 1
+		if cc, err := ParseConnector(d.w.cfg, configs[name]); err == nil {
+			n = cc.Tasks
+		}
+		for id := range n {
+			us = append(us, taskUnit(name, id))
+		}
+	}
+	return us
+}
+
+// assign is the leader's sticky assignment: every task of every connector
+// in the config topic goes to its current owner while that owner is a
+// member with fewer than its share (ceil(tasks/members)); the rest go to
+// the least loaded members.
 func (d *distributed) assign(members []kmsg.JoinGroupResponseMember) map[string]assignment {
-	names := d.names()
+	names := d.units()
 	type mem struct {
 		id   string
 		meta memberMeta
@@ -583,7 +708,7 @@ func (d *distributed) assign(members []kmsg.JoinGroupResponseMember) map[string]
 	share := (len(names) + len(ms) - 1) / len(ms)
 	prev := map[string]*mem{}
 	for _, m := range ms {
-		for _, c := range m.meta.Connectors {
+		for _, c := range m.meta.Tasks {
 			if prev[c] == nil {
 				prev[c] = m
 			}
@@ -614,7 +739,7 @@ func (d *distributed) assign(members []kmsg.JoinGroupResponseMember) map[string]
 	}
 	out := map[string]assignment{}
 	for _, m := range ms {
-		out[m.id] = assignment{Connectors: m.got, Owners: owners}
+		out[m.id] = assignment{Tasks: m.got, Owners: owners}
 	}
 	return out
 }
@@ -626,13 +751,19 @@ func (d *distributed) reconcile() {
 	d.mu.Lock()
 	want := map[string]map[string]string{}
 	targets := map[string]string{}
-	for _, c := range d.mine {
-		if props, ok := d.configs[c]; ok {
+	ids := map[string][]int{}
+	for _, u := range d.mine {
+		c, id, ok := splitUnit(u)
+		if props, configured := d.configs[c]; ok && configured {
 			want[c] = props
 			targets[c] = d.targets[c]
+			ids[c] = append(ids[c], id)
 		}
 	}
 	d.mu.Unlock()
+	for _, l := range ids {
+		slices.Sort(l)
+	}
 	w := d.w
 	for _, name := range w.localNames() {
 		if _, ok := want[name]; !ok {
@@ -654,7 +785,7 @@ func (d *distributed) reconcile() {
 		cc, cur, err := w.localSnapshot(name)
 		switch {
 		case err != nil:
-			if _, err := w.createLocal(props); err != nil {
+			if _, err := w.createLocalTasks(props, ids[name]); err != nil {
 				d.log.Error("starting an assigned connector", "connector", name, "err", err)
 				continue
 			}
@@ -663,6 +794,9 @@ func (d *distributed) reconcile() {
 				d.log.Error("applying a new connector config", "connector", name, "err", err)
 				continue
 			}
+		}
+		if err := w.setLocalTasks(name, ids[name]); err != nil {
+			d.log.Error("applying the tasks assigned here", "connector", name, "err", err)
 		}
 		if cur != target {
 			if err := w.setTargetLocal(name, target); err != nil {

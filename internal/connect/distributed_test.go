@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,4 +222,98 @@ func TestDistributedStatusTopic(t *testing.T) {
 			t.Errorf("%s after the worker stopped: %s, want UNASSIGNED", k, got)
 		}
 	}
+}
+
+// Two workers share a tasks.max=4 sink two tasks each; any worker answers
+// for every task and restarts one running on the other; when one worker
+// stops, all four tasks run on the survivor and records keep flowing.
+func TestDistributedSinkTasks(t *testing.T) {
+	brokers := testutil.RunBroker(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.DefaultProduceTopic("wide"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).CreateTopic(context.Background(), 8, 1, nil, "wide"); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[string(b)] = true
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	received := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)
+	}
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			cl.Produce(context.Background(), &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: fmt.Appendf(nil, "record %d", i)}, nil)
+		}
+		if err := cl.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	a := startDistributed(t, brokers, dir, "a")
+	b := startDistributed(t, brokers, dir, "b")
+	a.create(t, "s", map[string]string{"connector.class": "org.apache.flume.sink.http.HttpSink", "tasks.max": "4", "topics": "wide", "endpoint": srv.URL,
+		"backoff.2XX": "false", "rollback.2XX": "false", "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+	status := func(w *distWorker) Status {
+		var s Status
+		json.Unmarshal(w.mustCall(t, http.MethodGet, "/connectors/s/status", nil, http.StatusOK), &s)
+		return s
+	}
+	// perWorker counts RUNNING tasks by worker id, "" when not all four run.
+	perWorker := func(s Status) map[string]int {
+		n := map[string]int{}
+		if len(s.Tasks) != 4 {
+			return nil
+		}
+		for i, ts := range s.Tasks {
+			if ts.ID != i || ts.State != StateRunning {
+				return nil
+			}
+			n[ts.WorkerID]++
+		}
+		return n
+	}
+	aID, bID := strings.TrimPrefix(a.url, "http://"), strings.TrimPrefix(b.url, "http://")
+	waitFor(t, "four tasks spread 2/2", 30*time.Second, func() bool {
+		n := perWorker(status(a))
+		return n[aID] == 2 && n[bID] == 2
+	})
+	if n := perWorker(status(b)); n[aID] != 2 || n[bID] != 2 {
+		t.Errorf("worker b reports %v", n)
+	}
+	produce(0, 400)
+	waitFor(t, "400 records over HTTP", 30*time.Second, func() bool { return received() == 400 })
+
+	// A task running on b, addressed through a: its status comes from b
+	// and restarting it restarts it on b.
+	s := status(a)
+	remote := -1
+	for _, ts := range s.Tasks {
+		if ts.WorkerID == bID {
+			remote = ts.ID
+		}
+	}
+	var ts TaskStatus
+	json.Unmarshal(a.mustCall(t, http.MethodGet, fmt.Sprintf("/connectors/s/tasks/%d/status", remote), nil, http.StatusOK), &ts)
+	if ts.ID != remote || ts.WorkerID != bID || ts.State != StateRunning {
+		t.Errorf("task %d status through a: %+v", remote, ts)
+	}
+	a.mustCall(t, http.MethodPost, fmt.Sprintf("/connectors/s/tasks/%d/restart", remote), nil, http.StatusNoContent)
+	a.mustCall(t, http.MethodPost, "/connectors/s/restart?includeTasks=true", nil, http.StatusAccepted)
+
+	// b stops: its tasks move to a.
+	b.stop()
+	waitFor(t, "all four tasks on a", 30*time.Second, func() bool { return perWorker(status(a))[aID] == 4 })
+	produce(400, 800)
+	waitFor(t, "800 records after b left", 60*time.Second, func() bool { return received() == 800 })
 }

@@ -305,7 +305,15 @@ func (w *Worker) restTasks(r *http.Request) (int, any, error) {
 }
 
 func (w *Worker) taskStatus(r *http.Request) (*TaskStatus, error) {
-	s, err := w.Status(r.PathValue("name"))
+	// Calls about one task are proxied to the worker running it, which
+	// answers for itself; it does not ask the others.
+	var s *Status
+	var err error
+	if w.dist != nil {
+		s, err = w.dist.status(r.PathValue("name"), false)
+	} else {
+		s, err = w.localStatus(r.PathValue("name"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +338,11 @@ func (w *Worker) restRestart(r *http.Request) (int, any, error) {
 	q := r.URL.Query()
 	includeTasks := strings.EqualFold(q.Get("includeTasks"), "true")
 	onlyFailed := strings.EqualFold(q.Get("onlyFailed"), "true")
-	if err := w.Restart(name, onlyFailed); err != nil {
+	restart := w.Restart
+	if r.Header.Get("X-Runnel-Forwarded") != "" {
+		restart = w.restartLocal // another worker asked for the tasks run here
+	}
+	if err := restart(name, onlyFailed); err != nil {
 		return 0, nil, err
 	}
 	if !includeTasks && !onlyFailed {

@@ -79,7 +79,27 @@ type Worker struct {
 type connector struct {
 	cfg    *ConnectorConfig
 	target string        // RUNNING, PAUSED or STOPPED
-	tasks  []*taskRunner // by task id; empty when stopped
+	tasks  []*taskRunner // the tasks run here, by ascending id; empty when stopped
+	// ids, when not nil, are the task ids this worker runs (distributed
+	// mode: those assigned here); nil means all of 0..cfg.Tasks-1.
+	ids []int
+}
+
+// taskIDs are the ids of the tasks run here; Worker.mu held.
+func (c *connector) taskIDs() []int {
+	var ids []int
+	for id := range c.cfg.Tasks {
+		if c.ids == nil || slices.Contains(c.ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// hostsConnector reports whether the connector itself (its status) is
+// reported here: where its task 0 runs; Worker.mu held.
+func (c *connector) hostsConnector() bool {
+	return c.ids == nil || slices.Contains(c.ids, 0)
 }
 
 // taskRunner is one task of a connector and its supervisor goroutine.
@@ -225,6 +245,11 @@ func (w *Worker) SetTarget(name, target string) error {
 // createLocal adds and starts a connector on this worker. It fails with
 // ErrConflict when the name exists.
 func (w *Worker) createLocal(props map[string]string) (*ConnectorConfig, error) {
+	return w.createLocalTasks(props, nil)
+}
+
+// createLocalTasks is createLocal running only the tasks in ids (nil: all).
+func (w *Worker) createLocalTasks(props map[string]string, ids []int) (*ConnectorConfig, error) {
 	w.opMu.Lock()
 	defer w.opMu.Unlock()
 	cc, err := ParseConnector(w.cfg, props)
@@ -238,7 +263,7 @@ func (w *Worker) createLocal(props map[string]string) (*ConnectorConfig, error) 
 		return nil, fmt.Errorf("connector %s already exists: %w", cc.Name, ErrConflict)
 	}
 	w.logWarnings(cc)
-	c := &connector{cfg: cc, target: StateRunning}
+	c := &connector{cfg: cc, target: StateRunning, ids: ids}
 	w.mu.Lock()
 	w.conns[cc.Name] = c
 	w.mu.Unlock()
@@ -349,6 +374,14 @@ func (w *Worker) setTargetLocal(name, target string) error {
 // Restart restarts the connector's tasks (onlyFailed: only those that
 // failed). A paused or stopped connector is left as it is.
 func (w *Worker) Restart(name string, onlyFailed bool) error {
+	if w.dist != nil {
+		return w.dist.restart(name, onlyFailed)
+	}
+	return w.restartLocal(name, onlyFailed)
+}
+
+// restartLocal restarts the connector's tasks running here.
+func (w *Worker) restartLocal(name string, onlyFailed bool) error {
 	return w.restartTasks(name, func(t *taskRunner) bool {
 		st, _ := t.get()
 		return !onlyFailed || st == StateFailed || st == StateRestarting
@@ -362,9 +395,9 @@ func (w *Worker) RestartTask(name string, id int) error {
 		return err
 	}
 	w.mu.Lock()
-	n := len(c.tasks)
+	here := slices.ContainsFunc(c.tasks, func(t *taskRunner) bool { return t.id == id })
 	w.mu.Unlock()
-	if id < 0 || id >= n {
+	if !here {
 		return fmt.Errorf("task %d of connector %s not found: %w", id, name, ErrNotFound)
 	}
 	return w.restartTasks(name, func(t *taskRunner) bool { return t.id == id })
@@ -396,7 +429,12 @@ func (w *Worker) restartTasks(name string, pick func(*taskRunner) bool) error {
 // restartOne stops task id and starts it again; opMu held.
 func (w *Worker) restartOne(c *connector, id int) {
 	w.mu.Lock()
-	t := c.tasks[id]
+	i := slices.IndexFunc(c.tasks, func(t *taskRunner) bool { return t.id == id })
+	if i < 0 {
+		w.mu.Unlock()
+		return
+	}
+	t := c.tasks[i]
 	w.mu.Unlock()
 	w.waitTasks([]*taskRunner{t})
 	w.mu.Lock()
@@ -404,8 +442,55 @@ func (w *Worker) restartOne(c *connector, id int) {
 	w.mu.Unlock()
 	nt := w.runTask(cc, id)
 	w.mu.Lock()
-	c.tasks[id] = nt
+	c.tasks[i] = nt
 	w.mu.Unlock()
+}
+
+// setLocalTasks makes the connector run exactly the tasks in ids here
+// (distributed mode), stopping the others and starting the new ones while
+// the tasks kept run on.
+func (w *Worker) setLocalTasks(name string, ids []int) error {
+	w.opMu.Lock()
+	defer w.opMu.Unlock()
+	c, err := w.lookup(name)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if slices.Equal(c.ids, ids) {
+		w.mu.Unlock()
+		return nil
+	}
+	c.ids = ids
+	target, cc := c.target, c.cfg
+	var keep, gone []*taskRunner
+	for _, t := range c.tasks {
+		if slices.Contains(ids, t.id) {
+			keep = append(keep, t)
+		} else {
+			gone = append(gone, t)
+		}
+	}
+	want := c.taskIDs()
+	w.mu.Unlock()
+	if target != StateRunning {
+		w.idleTask(c, target)
+		return nil
+	}
+	w.waitTasks(gone)
+	tasks := make([]*taskRunner, 0, len(want))
+	for _, id := range want {
+		if i := slices.IndexFunc(keep, func(t *taskRunner) bool { return t.id == id }); i >= 0 {
+			tasks = append(tasks, keep[i])
+		} else {
+			tasks = append(tasks, w.runTask(cc, id))
+		}
+	}
+	w.mu.Lock()
+	c.tasks = tasks
+	w.mu.Unlock()
+	w.log.Info("connector tasks assigned here", "connector", name, "tasks", want)
+	return nil
 }
 
 // stopTask cancels the connector's tasks and waits for them; opMu held.
@@ -443,11 +528,13 @@ func (w *Worker) idleTask(c *connector, state string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c.tasks = nil
-	w.publish(connectorStatusKey(c.cfg.Name), state, "")
+	if c.hostsConnector() {
+		w.publish(connectorStatusKey(c.cfg.Name), state, "")
+	}
 	if state == StateStopped {
 		return
 	}
-	for id := range c.cfg.Tasks {
+	for _, id := range c.taskIDs() {
 		c.tasks = append(c.tasks, &taskRunner{id: id, state: state})
 		w.publish(taskStatusKey(c.cfg.Name, id), state, "")
 	}
@@ -468,12 +555,14 @@ func taskStatusKey(name string, id int) string { return fmt.Sprintf("status-task
 // held.
 func (w *Worker) startTask(c *connector) {
 	w.mu.Lock()
-	cc := c.cfg
+	cc, ids, hosts := c.cfg, c.taskIDs(), c.hostsConnector()
 	w.mu.Unlock()
-	w.publish(connectorStatusKey(cc.Name), StateRunning, "")
-	tasks := make([]*taskRunner, cc.Tasks)
-	for id := range tasks {
-		tasks[id] = w.runTask(cc, id)
+	if hosts {
+		w.publish(connectorStatusKey(cc.Name), StateRunning, "")
+	}
+	tasks := make([]*taskRunner, 0, len(ids))
+	for _, id := range ids {
+		tasks = append(tasks, w.runTask(cc, id))
 	}
 	w.mu.Lock()
 	c.tasks = tasks
@@ -573,14 +662,20 @@ type Status struct {
 	Type      string         `json:"type"`
 }
 
-// Status returns a connector's status.
+// Status returns a connector's status (distributed: with the tasks other
+// workers run, asked of them).
 func (w *Worker) Status(name string) (*Status, error) {
+	if w.dist != nil {
+		return w.dist.status(name, true)
+	}
+	return w.localStatus(name)
+}
+
+// localStatus is the status of a connector and the tasks run here.
+func (w *Worker) localStatus(name string) (*Status, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	c := w.conns[name]
-	if c == nil && w.dist != nil {
-		return w.dist.remoteStatus(name)
-	}
 	if c == nil {
 		return nil, fmt.Errorf("connector %s not found: %w", name, ErrNotFound)
 	}
