@@ -54,7 +54,7 @@ and manage a running worker through its REST API (Kafka Connect's paths):
 				s := m[n].Status
 				var tasks []string
 				for _, t := range s.Tasks {
-					tasks = append(tasks, fmt.Sprintf("%d:%s", t.ID, t.State))
+					tasks = append(tasks, fmt.Sprintf("%d:%s@%s", t.ID, t.State, t.WorkerID))
 				}
 				fmt.Fprintf(out, "%s\t%s\t%s\t%s\n", n, s.Type, s.Connector.State, strings.Join(tasks, ","))
 			}
@@ -113,7 +113,7 @@ func newConnectDistributedCmd(g *Globals) *cobra.Command {
 		Use:   "distributed WORKER.properties",
 		Short: "Run a distributed Kafka Connect worker (as connect-distributed.sh)",
 		Long: `Run a distributed worker: workers with the same group.id share the
-connectors (one task each) through a consumer group of protocol type
+connectors' tasks (a sink runs tasks.max of them, a source one) through a consumer group of protocol type
 "connect"; configs, target states and source offsets live in the compacted
 config.storage.topic and offset.storage.topic (created when missing). Create
 connectors over the REST API of any worker. Runs until Ctrl-C.`,
@@ -126,7 +126,11 @@ connectors over the REST API of any worker. Runs until Ctrl-C.`,
 
 func newConnectRestartCmd(c *restClient) *cobra.Command {
 	var includeTasks, onlyFailed bool
-	cmd := c.cmd("restart NAME", "Restart a connector and its task", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
+	var task int
+	cmd := c.cmd("restart NAME", "Restart a connector's tasks (or, with --task, one of them) and show its status", cobra.ExactArgs(1), func(cmd *cobra.Command, args []string) error {
+		if task >= 0 {
+			return c.print(cmd, http.MethodPost, fmt.Sprintf("/connectors/%s/tasks/%d/restart", url.PathEscape(args[0]), task), nil)
+		}
 		q := url.Values{}
 		q.Set("includeTasks", fmt.Sprint(includeTasks))
 		q.Set("onlyFailed", fmt.Sprint(onlyFailed))
@@ -134,6 +138,7 @@ func newConnectRestartCmd(c *restClient) *cobra.Command {
 	})
 	cmd.Flags().BoolVar(&includeTasks, "include-tasks", true, "restart the tasks too")
 	cmd.Flags().BoolVar(&onlyFailed, "only-failed", false, "restart only failed instances")
+	cmd.Flags().IntVar(&task, "task", -1, "restart only the task with this id")
 	return cmd
 }
 

@@ -88,6 +88,10 @@ func TestConnectCommands(t *testing.T) {
 	}
 	mustRun(t, brokers, "", "connect", "resume", "sink", "--url", url)
 	mustRun(t, brokers, "", "connect", "restart", "sink", "--url", url)
+	mustRun(t, brokers, "", "connect", "restart", "sink", "--task", "0", "--url", url)
+	if r := runCLI(t, brokers, "", "connect", "restart", "sink", "--task", "5", "--url", url); r.err == nil || !strings.Contains(r.err.Error(), "404") {
+		t.Errorf("restarting task 5 of a one-task sink: %v", r.err)
+	}
 	if o := mustRun(t, brokers, "", "connect", "offsets", "src", "--url", url); !strings.Contains(o, in) {
 		t.Errorf("offsets:\n%s", o)
 	}

@@ -203,9 +203,11 @@ func (k *Kafka) produceLocked(ctx context.Context, cl *kgo.Client, recs []*kgo.R
 		select {
 		case err = <-results:
 		case <-ctx.Done():
-			cancelled = true
-			cl.Close() // fails every buffered record: each callback still runs
-			k.client = nil
+			if !cancelled {
+				cancelled = true
+				cl.Close() // fails every buffered record: each callback still runs
+				k.client = nil
+			}
 			err = <-results
 		}
 		if err != nil {
