@@ -58,8 +58,8 @@ type distributed struct {
 	targets  map[string]string
 	owners   map[string]string // task ("name/id") → owner's REST URL
 	mine     []string          // the tasks ("name/id") assigned here
-	readUpTo int64 // next config topic offset to read
-	gen      int32 // the group generation of the current assignment
+	readUpTo int64             // next config topic offset to read
+	gen      int32             // the group generation of the current assignment
 }
 
 // memberMeta is a member's JoinGroup metadata; assignment its SyncGroup
