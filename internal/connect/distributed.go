@@ -371,7 +371,7 @@ func (d *distributed) status(name string, fetch bool) (*Status, error) {
 // remoteTaskStatus asks the worker at owner for a task's status.
 func (d *distributed) remoteTaskStatus(owner, name string, id int) (*TaskStatus, error) {
 	var ts TaskStatus
-	err := d.forward(http.MethodGet, owner, fmt.Sprintf("/connectors/%s/tasks/%d/status", url.PathEscape(name), id), &ts)
+	err := d.forward(http.MethodGet, 5*time.Second, owner, fmt.Sprintf("/connectors/%s/tasks/%d/status", url.PathEscape(name), id), &ts)
 	return &ts, err
 }
 
@@ -395,26 +395,26 @@ func (d *distributed) restart(name string, onlyFailed bool) error {
 	var errs []error
 	for owner := range others {
 		path := fmt.Sprintf("/connectors/%s/restart?includeTasks=true&onlyFailed=%t", url.PathEscape(name), onlyFailed)
-		if err := d.forward(http.MethodPost, owner, path, nil); err != nil {
+		// Stopping a sink task waits for its consumer to leave the group.
+		if err := d.forward(http.MethodPost, 2*time.Minute, owner, path, nil); err != nil {
 			errs = append(errs, fmt.Errorf("asking %s to restart its tasks of %s: %w", owner, name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// forwardClient is the HTTP client of calls between workers.
-var forwardClient = &http.Client{Timeout: 5 * time.Second}
-
 // forward makes a REST call on the worker at owner, marked as forwarded
 // (so that worker answers for itself), decoding a JSON answer into out
-// when out is not nil.
-func (d *distributed) forward(method, owner, path string, out any) error {
-	req, err := http.NewRequest(method, owner+path, nil)
+// when out is not nil; it gives up after timeout.
+func (d *distributed) forward(method string, timeout time.Duration, owner, path string, out any) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, owner+path, nil)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("X-Runnel-Forwarded", d.url)
-	resp, err := forwardClient.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}

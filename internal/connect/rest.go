@@ -338,11 +338,17 @@ func (w *Worker) restRestart(r *http.Request) (int, any, error) {
 	q := r.URL.Query()
 	includeTasks := strings.EqualFold(q.Get("includeTasks"), "true")
 	onlyFailed := strings.EqualFold(q.Get("onlyFailed"), "true")
-	restart := w.Restart
 	if r.Header.Get("X-Runnel-Forwarded") != "" {
-		restart = w.restartLocal // another worker asked for the tasks run here
+		// Another worker asks for the tasks run here (and answers the
+		// client itself); none left here (they moved in a rebalance) is
+		// not an error.
+		err := w.restartLocal(name, onlyFailed)
+		if errors.Is(err, ErrNotFound) && w.dist != nil {
+			_, _, err = w.dist.snapshot(name)
+		}
+		return http.StatusNoContent, nil, err
 	}
-	if err := restart(name, onlyFailed); err != nil {
+	if err := w.Restart(name, onlyFailed); err != nil {
 		return 0, nil, err
 	}
 	if !includeTasks && !onlyFailed {
