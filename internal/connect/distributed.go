@@ -360,7 +360,7 @@ func (d *distributed) status(name string, fetch bool) (*Status, error) {
 			if got, err := d.remoteTaskStatus(owner, name, id); err == nil {
 				ts = *got
 			} else {
-				d.log.Warn("asking a worker for a task's status", "worker", owner, "connector", name, "task", id, "err", err)
+				d.log.Debug("asking a worker for a task's status (shown UNASSIGNED)", "worker", owner, "connector", name, "task", id, "err", err)
 			}
 		}
 		s.Tasks = append(s.Tasks, ts)

@@ -141,6 +141,48 @@ func TestDistributed(t *testing.T) {
 	stay.mustCall(t, http.MethodGet, "/connectors/sink", nil, http.StatusNotFound)
 }
 
+// statusRecord is a status.storage.topic value.
+type statusRecord struct {
+	State      string  `json:"state"`
+	Trace      *string `json:"trace"`
+	WorkerID   string  `json:"worker_id"`
+	Generation int32   `json:"generation"`
+}
+
+// readStatusTopic reads the status topic "stat" to its end: the latest
+// record by key (nil for a tombstone).
+func readStatusTopic(t *testing.T, brokers string) map[string]*statusRecord {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("stat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), "stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := ends["stat"][0].Offset
+	m := map[string]*statusRecord{}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for read := int64(0); read < end && ctx.Err() == nil; {
+		for _, r := range cl.PollFetches(ctx).Records() {
+			read = r.Offset + 1
+			if r.Value == nil {
+				m[string(r.Key)] = nil
+				continue
+			}
+			var s statusRecord
+			if err := json.Unmarshal(r.Value, &s); err != nil {
+				t.Fatalf("status record %s = %s: %v", r.Key, r.Value, err)
+			}
+			m[string(r.Key)] = &s
+		}
+	}
+	return m
+}
+
 // The status topic holds each connector's and task's latest state as Kafka
 // Connect writes it, UNASSIGNED once the worker running them stops, and
 // tombstones once a connector is deleted.
@@ -151,44 +193,8 @@ func TestDistributedStatusTopic(t *testing.T) {
 	out := filepath.Join(dir, "out.txt")
 	a.create(t, "s", map[string]string{"connector.class": "FileStreamSink", "file": out, "topics": "st", "tasks.max": "2"})
 	a.create(t, "gone", map[string]string{"connector.class": "FileStreamSink", "file": out + "2", "topics": "st"})
-	type status struct {
-		State      string  `json:"state"`
-		Trace      *string `json:"trace"`
-		WorkerID   string  `json:"worker_id"`
-		Generation int32   `json:"generation"`
-	}
-	latest := func() map[string]*status {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers), kgo.ConsumeTopics("stat"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), "stat")
-		if err != nil {
-			t.Fatal(err)
-		}
-		end := ends["stat"][0].Offset
-		m := map[string]*status{}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for read := int64(0); read < end && ctx.Err() == nil; {
-			for _, r := range cl.PollFetches(ctx).Records() {
-				read = r.Offset + 1
-				if r.Value == nil {
-					m[string(r.Key)] = nil
-					continue
-				}
-				var s status
-				if err := json.Unmarshal(r.Value, &s); err != nil {
-					t.Fatalf("status record %s = %s: %v", r.Key, r.Value, err)
-				}
-				m[string(r.Key)] = &s
-			}
-		}
-		return m
-	}
 	keys := []string{"status-connector-s", "status-task-s-0", "status-task-s-1", "status-connector-gone", "status-task-gone-0"}
-	state := func(m map[string]*status, k string) string {
+	state := func(m map[string]*statusRecord, k string) string {
 		if s, ok := m[k]; !ok {
 			return "missing"
 		} else if s == nil {
@@ -198,7 +204,7 @@ func TestDistributedStatusTopic(t *testing.T) {
 		}
 	}
 	waitFor(t, "RUNNING in the status topic", 30*time.Second, func() bool {
-		m := latest()
+		m := readStatusTopic(t, brokers)
 		for _, k := range keys {
 			if state(m, k) != StateRunning {
 				return false
@@ -206,17 +212,17 @@ func TestDistributedStatusTopic(t *testing.T) {
 		}
 		return true
 	})
-	m := latest()
+	m := readStatusTopic(t, brokers)
 	if s := m["status-task-s-1"]; s.WorkerID != strings.TrimPrefix(a.url, "http://") || s.Generation < 1 || s.Trace != nil {
 		t.Errorf("task status %+v (worker %s)", *s, a.url)
 	}
 	a.mustCall(t, http.MethodDelete, "/connectors/gone", nil, http.StatusNoContent)
 	waitFor(t, "tombstones for the deleted connector", 30*time.Second, func() bool {
-		m := latest()
+		m := readStatusTopic(t, brokers)
 		return state(m, "status-connector-gone") == "tombstone" && state(m, "status-task-gone-0") == "tombstone"
 	})
 	a.stop()
-	m = latest()
+	m = readStatusTopic(t, brokers)
 	for _, k := range keys[:3] {
 		if got := state(m, k); got != StateUnassigned {
 			t.Errorf("%s after the worker stopped: %s, want UNASSIGNED", k, got)
@@ -316,4 +322,14 @@ func TestDistributedSinkTasks(t *testing.T) {
 	waitFor(t, "all four tasks on a", 30*time.Second, func() bool { return perWorker(status(a))[aID] == 4 })
 	produce(400, 800)
 	waitFor(t, "800 records after b left", 60*time.Second, func() bool { return received() == 800 })
+	// The status topic says the same.
+	waitFor(t, "the status topic to show every task on a", 30*time.Second, func() bool {
+		m := readStatusTopic(t, brokers)
+		for _, k := range []string{"status-connector-s", "status-task-s-0", "status-task-s-1", "status-task-s-2", "status-task-s-3"} {
+			if r := m[k]; r == nil || r.State != StateRunning || r.WorkerID != aID {
+				return false
+			}
+		}
+		return true
+	})
 }

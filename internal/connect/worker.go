@@ -461,8 +461,9 @@ func (w *Worker) setLocalTasks(name string, ids []int) error {
 		w.mu.Unlock()
 		return nil
 	}
+	hosted := c.hostsConnector()
 	c.ids = ids
-	target, cc := c.target, c.cfg
+	target, cc, hosts := c.target, c.cfg, c.hostsConnector()
 	var keep, gone []*taskRunner
 	for _, t := range c.tasks {
 		if slices.Contains(ids, t.id) {
@@ -476,6 +477,9 @@ func (w *Worker) setLocalTasks(name string, ids []int) error {
 	if target != StateRunning {
 		w.idleTask(c, target)
 		return nil
+	}
+	if hosts && !hosted {
+		w.publish(connectorStatusKey(name), target, "")
 	}
 	w.waitTasks(gone)
 	tasks := make([]*taskRunner, 0, len(want))
