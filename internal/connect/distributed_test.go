@@ -268,8 +268,9 @@ func TestDistributedSinkTasks(t *testing.T) {
 	dir := t.TempDir()
 	a := startDistributed(t, brokers, dir, "a")
 	b := startDistributed(t, brokers, dir, "b")
-	a.create(t, "s", map[string]string{"connector.class": "org.apache.flume.sink.http.HttpSink", "tasks.max": "4", "topics": "wide", "endpoint": srv.URL,
-		"backoff.2XX": "false", "rollback.2XX": "false", "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+	cfg := map[string]string{"connector.class": "org.apache.flume.sink.http.HttpSink", "tasks.max": "4", "topics": "wide", "endpoint": srv.URL,
+		"backoff.2XX": "false", "rollback.2XX": "false", "value.converter": "org.apache.kafka.connect.storage.StringConverter"}
+	a.create(t, "s", cfg)
 	status := func(w *distWorker) Status {
 		var s Status
 		json.Unmarshal(w.mustCall(t, http.MethodGet, "/connectors/s/status", nil, http.StatusOK), &s)
@@ -322,6 +323,19 @@ func TestDistributedSinkTasks(t *testing.T) {
 	waitFor(t, "all four tasks on a", 30*time.Second, func() bool { return perWorker(status(a))[aID] == 4 })
 	produce(400, 800)
 	waitFor(t, "800 records after b left", 60*time.Second, func() bool { return received() == 800 })
+	// tasks.max down to 2: the worker runs tasks 0 and 1, and still
+	// delivers.
+	cfg["tasks.max"] = "2"
+	a.mustCall(t, http.MethodPut, "/connectors/s/config", cfg, http.StatusOK)
+	waitFor(t, "two tasks", 30*time.Second, func() bool {
+		s := status(a)
+		return len(s.Tasks) == 2 && s.Tasks[0].State == StateRunning && s.Tasks[1].State == StateRunning
+	})
+	produce(800, 900)
+	waitFor(t, "900 records with two tasks", 60*time.Second, func() bool { return received() == 900 })
+	cfg["tasks.max"] = "4"
+	a.mustCall(t, http.MethodPut, "/connectors/s/config", cfg, http.StatusOK)
+	waitFor(t, "four tasks again", 30*time.Second, func() bool { return perWorker(status(a))[aID] == 4 })
 	// The status topic says the same.
 	waitFor(t, "the status topic to show every task on a", 30*time.Second, func() bool {
 		m := readStatusTopic(t, brokers)
