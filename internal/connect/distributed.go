@@ -28,9 +28,9 @@ import (
 
 // Distributed mode. Workers with the same group.id form a classic group of
 // protocol type "connect" (JoinGroup/SyncGroup/Heartbeat/LeaveGroup sent
-// with kmsg). The leader assigns connectors stickily: a connector stays
-// with its worker unless that worker left or holds more than its share, so
-// adding a connector does not stop the others. Configs and target states
+// with kmsg). The leader assigns connector tasks ("name/id") stickily: a
+// task stays with its worker unless that worker left or holds more than
+// its share, so adding a connector or a worker does not stop the others. Configs and target states
 // live in config.storage.topic in Kafka Connect's record layout
 // (connector-<name> → {"properties":{...}}, target-state-<name> →
 // {"state":"STARTED|PAUSED|STOPPED"}); every worker reads it and any worker
@@ -38,8 +38,8 @@ import (
 // task states go to status.storage.topic as Kafka Connect writes them
 // (status-connector-<name>, status-task-<name>-<id> → {"state", "trace",
 // "worker_id", "generation"}; tombstones when deleted). The assignment
-// each member gets names every connector's owner, and REST calls about a
-// connector running elsewhere are proxied to its owner.
+// each member gets names every task's owner: a status gathers each task
+// from its worker, calls about one task are proxied to its worker.
 const (
 	connectProtocolType = "connect"
 	connectProtocolName = "runnel"

@@ -59,7 +59,7 @@ type Worker struct {
 	offsets *FileOffsets
 	admin   *kgo.Client
 	// dist is set in distributed mode: REST changes go through the config
-	// topic and the group decides which connectors run here.
+	// topic and the group decides which connector tasks run here.
 	dist *distributed
 	// status, when set (distributed mode), publishes connector and task
 	// states under the status topic's keys.
