@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,6 +32,16 @@ type cdcRow struct {
 	Item   string `json:"item"`
 	Qty    int64  `json:"qty"`
 	SentNs int64  `json:"sent_ns"`
+}
+
+// lsnOf reads PostgreSQL's text form of an LSN ("16/B374D848").
+func lsnOf(t testing.TB, s string) int64 {
+	t.Helper()
+	lsn, err := pglogrepl.ParseLSN(s)
+	if err != nil {
+		t.Fatalf("LSN %q: %v", s, err)
+	}
+	return int64(lsn)
 }
 
 // cdcWorkload writes transactions into table orders: each inserts order n
@@ -117,9 +128,7 @@ func TestCDCThroughConnectKill9(t *testing.T) {
 		if err := pg.Conn(t).QueryRow(ctx, `SELECT coalesce(confirmed_flush_lsn, '0/0')::text FROM pg_replication_slots WHERE slot_name = 'runnel_it'`).Scan(&s); err != nil {
 			return -1
 		}
-		var hi, lo uint32
-		fmt.Sscanf(s, "%X/%X", &hi, &lo)
-		return int64(hi)<<32 | int64(lo)
+		return lsnOf(t, s)
 	}
 	connectWait(t, "the snapshot's 100 rows in the topic", 60*time.Second, func() bool { return endOffset() >= 100 })
 
@@ -144,9 +153,7 @@ func TestCDCThroughConnectKill9(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lastLSN); err != nil {
 		t.Fatal(err)
 	}
-	var hi, lo uint32
-	fmt.Sscanf(lastLSN, "%X/%X", &hi, &lo)
-	last := int64(hi)<<32 | int64(lo)
+	last := lsnOf(t, lastLSN)
 
 	// What the table holds now is what replaying the topic must give.
 	want := map[int64]cdcRow{}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -10,9 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/testutil/pgtest"
 )
@@ -24,14 +20,7 @@ import (
 func TestConnectDistributedSinkTasksKill9(t *testing.T) {
 	srv := startServer(t)
 	pg := pgtest.Start(t)
-	adm, err := kgo.NewClient(kgo.SeedBrokers(srv.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopic(context.Background(), 8, 1, nil, "people"); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, srv.Addr, "people", 8, nil)
 	dir := t.TempDir()
 	var procs []*connectProc
 	for _, name := range []string{"w1", "w2"} {
@@ -75,13 +64,7 @@ func TestConnectDistributedSinkTasksKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	count := func(q string) int {
-		var n int
-		if db.QueryRow(q).Scan(&n) != nil {
-			return -1
-		}
-		return n
-	}
+	count := func(q string) int { return queryInt(db, q) }
 	const n = 30000
 	prod := producePaced(t, srv.Addr, "people", 0, n, 6000)
 	connectWait(t, "rows arriving", 60*time.Second, func() bool { return count(`SELECT count(*) FROM people`) > 5000 })

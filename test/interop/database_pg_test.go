@@ -9,7 +9,6 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/runnel/runnel/internal/testutil/pgtest"
@@ -51,6 +50,16 @@ func producePaced(t testing.TB, addr, topic string, from, to, perSec int) *paced
 	return p
 }
 
+// queryInt runs a query of one integer; -1 when it fails (e.g. the table
+// does not exist yet, or the server is restarting).
+func queryInt(db *sql.DB, q string) int {
+	var n int
+	if err := db.QueryRow(q).Scan(&n); err != nil {
+		return -1
+	}
+	return n
+}
+
 func (p *pacedProducer) wait(t testing.TB) {
 	t.Helper()
 	p.wg.Wait()
@@ -69,14 +78,7 @@ func (p *pacedProducer) wait(t testing.TB) {
 func TestJDBCSinkIntoPostgresKill9(t *testing.T) {
 	srv := startServer(t)
 	pg := pgtest.Start(t)
-	adm, err := kgo.NewClient(kgo.SeedBrokers(srv.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer adm.Close()
-	if _, err := kadm.NewClient(adm).CreateTopic(context.Background(), 3, 1, nil, "people"); err != nil {
-		t.Fatal(err)
-	}
+	createTopic(t, srv.Addr, "people", 3, nil)
 	dir := t.TempDir()
 	sink := func(name, table, mode, pk string) string {
 		return fmt.Sprintf("name=%s\nconnector.class=io.confluent.connect.jdbc.JdbcSinkConnector\ntopics=people\n"+
@@ -96,13 +98,7 @@ func TestJDBCSinkIntoPostgresKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	query := func(q string) int {
-		var n int
-		if err := db.QueryRow(q).Scan(&n); err != nil {
-			return -1
-		}
-		return n
-	}
+	query := func(q string) int { return queryInt(db, q) }
 	settled := func(what string, n int) (dups int) {
 		t.Helper()
 		connectWait(t, what, 120*time.Second, func() bool {
