@@ -2,7 +2,6 @@ package sink_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -10,12 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/runnel/runnel/internal/agent"
 	"github.com/runnel/runnel/internal/seqfile"
+	"github.com/runnel/runnel/internal/testutil/agenttest"
 )
 
 // TestAgentNetcatToHDFS runs a Flume config through `runnel agent`'s
@@ -59,24 +57,7 @@ a1.sinks.k2.type = file_roll
 a1.sinks.k2.channel = c2
 a1.sinks.k2.sink.directory = %s/roll
 `, port, dir, fileType, dir)
-	path := filepath.Join(dir, "agent.conf")
-	os.WriteFile(path, []byte(conf), 0o644)
-	a, err := agent.Load(path, "a1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			cancel()
-			wg.Wait()
-		}
-	}
-	defer stop()
+	stop := agenttest.Start(t, agenttest.WriteConf(t, dir, conf))
 
 	var conn net.Conn
 	for deadline := time.Now().Add(10 * time.Second); ; {

@@ -1,16 +1,14 @@
 package source_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/runnel/runnel/internal/agent"
+	"github.com/runnel/runnel/internal/testutil/agenttest"
 )
 
 // TestAgentSpoolDir runs a Flume config through `runnel agent`'s loader:
@@ -42,20 +40,8 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.sink.directory = %s
 a1.sinks.k1.sink.rollInterval = 0
 `, spool, outDir)
-	confPath := filepath.Join(dir, "agent.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	start := func() func() {
-		a, err := agent.Load(confPath, "a1", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		wg.Go(func() { a.Run(ctx) })
-		return func() { cancel(); wg.Wait() }
-	}
+	confPath := agenttest.WriteConf(t, dir, conf)
+	start := func() func() { return agenttest.Start(t, confPath) }
 	output := func() string {
 		var all strings.Builder
 		entries, _ := os.ReadDir(outDir)

@@ -2,18 +2,16 @@ package transform_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/runnel/runnel/internal/agent"
+	"github.com/runnel/runnel/internal/testutil/agenttest"
 )
 
 // TestAgentInterceptorChain runs a Flume config through `runnel agent`'s
@@ -57,18 +55,7 @@ a1.sinks.k1.channel = c1
 a1.sinks.k1.sink.directory = %s/roll
 a1.sinks.k1.sink.serializer = header_and_text
 `, port, dir)
-	path := filepath.Join(dir, "agent.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.Load(path, "a1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	agenttest.Start(t, agenttest.WriteConf(t, dir, conf))
 
 	var conn net.Conn
 	for deadline := time.Now().Add(10 * time.Second); ; {
