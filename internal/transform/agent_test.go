@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnel/runnel/internal/agent"
 	"github.com/runnel/runnel/internal/testutil/agenttest"
 )
 
